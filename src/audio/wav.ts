@@ -1,3 +1,5 @@
+import { downmixInterleaved } from './pcm.js';
+
 /** Minimal RIFF/WAVE reading and writing for 16-bit PCM, 8-bit PCM and 32-bit float files. */
 
 export interface PcmAudio {
@@ -88,12 +90,5 @@ export function encodeWav(audio: PcmAudio): Buffer {
 /** Average interleaved channels down to mono. */
 export function toMono(audio: PcmAudio): PcmAudio {
   if (audio.channels === 1) return audio;
-  const frames = Math.floor(audio.samples.length / audio.channels);
-  const out = new Int16Array(frames);
-  for (let i = 0; i < frames; i++) {
-    let sum = 0;
-    for (let c = 0; c < audio.channels; c++) sum += audio.samples[i * audio.channels + c]!;
-    out[i] = Math.round(sum / audio.channels);
-  }
-  return { sampleRate: audio.sampleRate, channels: 1, samples: out };
+  return { sampleRate: audio.sampleRate, channels: 1, samples: downmixInterleaved(audio.samples, audio.channels) };
 }

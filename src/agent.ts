@@ -1,0 +1,43 @@
+import { defineAgent, voice, type JobContext, type JobProcess, type VAD } from '@livekit/agents';
+import * as silero from '@livekit/agents-plugin-silero';
+import { attachAvatar } from './avatar/registry.js';
+import { loadConfig } from './config/config.js';
+import { createLogger } from './logging.js';
+import { observeTurns } from './metrics/observe-turns.js';
+import { formatTurnLine } from './metrics/turn-log.js';
+import { TurnTimeline } from './metrics/turn-timeline.js';
+import { buildSession, ConversationAgent } from './pipeline/session.js';
+
+/**
+ * The job: one conversation in one room. LiveKit dispatches it; the agents framework runs it in
+ * its own process, after prewarm has loaded the VAD there.
+ */
+export default defineAgent({
+  prewarm: async (proc: JobProcess) => {
+    proc.userData.vad = await silero.VAD.load();
+  },
+  entry: async (ctx: JobContext) => {
+    const config = loadConfig();
+    const logger = createLogger({ level: config.logLevel, secrets: config.secrets }).child({ jobId: ctx.job.id, room: ctx.job.room?.name });
+    await ctx.connect();
+
+    const session = buildSession(config, ctx.proc.userData.vad as VAD);
+    const timeline = new TurnTimeline();
+    const avatar = await attachAvatar({ session, room: ctx.room, logger }, config.avatar.dir, config.avatar.name);
+    ctx.addShutdownCallback(() => avatar.handle.close());
+
+    observeTurns(session, timeline, avatar.handle.localOutput);
+    timeline.on('turn', (turn) => logger.info({ turn }, formatTurnLine(turn)));
+    session.on(voice.AgentSessionEventTypes.Error, (ev) => {
+      // The session keeps going (see buildSession); say which stage failed and why.
+      const err = ev.error as { message?: string; type?: string } | undefined;
+      logger.error({ source: ev.source?.constructor?.name, error: err?.message ?? String(ev.error) }, 'pipeline error; the conversation continues');
+    });
+
+    await session.start({ agent: new ConversationAgent(config, timeline), room: ctx.room });
+    if (config.agent.greeting) {
+      await ctx.waitForParticipant();
+      session.say(config.agent.greeting);
+    }
+  },
+});

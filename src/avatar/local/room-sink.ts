@@ -1,0 +1,111 @@
+import {
+  AudioFrame,
+  AudioSource,
+  LocalAudioTrack,
+  LocalVideoTrack,
+  type LocalTrackPublication,
+  type Room,
+  TrackPublishOptions,
+  TrackSource,
+  VideoBufferType,
+  VideoFrame,
+  VideoSource,
+} from '@livekit/rtc-node';
+import type { Logger } from 'pino';
+import type { RgbaFrame } from '../frames/frame-source.js';
+import type { AvatarMediaSink, MediaFormat } from './media-sink.js';
+
+/** Track names other LiveKit avatar workers use, so front ends find them the same way. */
+export const AVATAR_VIDEO_TRACK = 'avatar_video';
+export const AVATAR_AUDIO_TRACK = 'avatar_audio';
+
+/**
+ * Publishes a local avatar into the room: a camera track for the face and a microphone track for
+ * the voice. The audio source keeps a short queue (it must, to smooth timer jitter); each video
+ * frame is held back by exactly what that queue holds when the frame is made, so a viewer sees
+ * the mouth for the sound they hear.
+ */
+export class RoomMediaSink implements AvatarMediaSink {
+  private audioSource: AudioSource | undefined;
+  private videoSource: VideoSource | undefined;
+  private format: MediaFormat | undefined;
+  private publications: LocalTrackPublication[] = [];
+  private audioChain: Promise<void> = Promise.resolve();
+  private delayed = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly room: Room,
+    private readonly log: Logger,
+    private readonly audioQueueMs = 200,
+  ) {}
+
+  async start(format: MediaFormat): Promise<void> {
+    const participant = this.room.localParticipant;
+    if (!participant) throw new Error('RoomMediaSink needs a connected room');
+    this.format = format;
+    this.audioSource = new AudioSource(format.sampleRate, 1, this.audioQueueMs);
+    this.videoSource = new VideoSource(format.width, format.height);
+    const video = LocalVideoTrack.createVideoTrack(AVATAR_VIDEO_TRACK, this.videoSource);
+    const audio = LocalAudioTrack.createAudioTrack(AVATAR_AUDIO_TRACK, this.audioSource);
+    this.publications = await Promise.all([
+      participant.publishTrack(
+        video,
+        new TrackPublishOptions({
+          source: TrackSource.SOURCE_CAMERA,
+          videoEncoding: { maxFramerate: format.fps, maxBitrate: BigInt(1_200_000) },
+          simulcast: false,
+        }),
+      ),
+      participant.publishTrack(audio, new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE })),
+    ]);
+  }
+
+  pushAudio(pcm: Int16Array, speech: boolean): void {
+    const source = this.audioSource;
+    if (!source || (!speech && source.queuedDuration === 0)) return;
+    const frame = new AudioFrame(pcm, this.format!.sampleRate, 1, pcm.length);
+    this.audioChain = this.audioChain
+      .then(() => source.captureFrame(frame))
+      .catch((err: unknown) => this.log.warn({ err }, 'avatar audio frame dropped'));
+  }
+
+  pushVideo(frame: RgbaFrame, timeMs: number): void {
+    const source = this.videoSource;
+    if (!source) return;
+    const holdMs = this.queuedAudioMs();
+    const timestampUs = BigInt(Math.round(timeMs * 1000));
+    if (holdMs < 5) {
+      source.captureFrame(new VideoFrame(frame.data, frame.width, frame.height, VideoBufferType.RGBA), timestampUs);
+      return;
+    }
+    // The renderer reuses its buffer on the next tick, so a held frame needs its own copy.
+    const copy = new VideoFrame(frame.data.slice(), frame.width, frame.height, VideoBufferType.RGBA);
+    const timer = setTimeout(() => {
+      this.delayed.delete(timer);
+      source.captureFrame(copy, timestampUs);
+    }, holdMs);
+    this.delayed.add(timer);
+  }
+
+  clearAudio(): void {
+    this.audioSource?.clearQueue();
+  }
+
+  queuedAudioMs(): number {
+    return this.audioSource?.queuedDuration ?? 0;
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.delayed) clearTimeout(timer);
+    this.delayed.clear();
+    const participant = this.room.localParticipant;
+    if (participant && this.room.isConnected) {
+      for (const pub of this.publications) {
+        if (pub.sid) await participant.unpublishTrack(pub.sid).catch(() => undefined);
+      }
+    }
+    await this.audioSource?.close();
+    this.audioSource = undefined;
+    this.videoSource = undefined;
+  }
+}

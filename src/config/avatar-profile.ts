@@ -1,0 +1,99 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * An avatar profile: avatars/<name>/avatar.json. It names the adapter that renders the avatar,
+ * that adapter's settings, and where to fall back when it cannot serve. Each adapter family adds
+ * its own variant to the union.
+ */
+const profileName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, { error: 'must be a profile name (lowercase letters, digits, - or _)' });
+
+const common = {
+  /** Shown in logs and to the user when this avatar is in use. */
+  displayName: z.string().min(1).max(80).optional(),
+  description: z.string().max(500).optional(),
+  /** Profiles to try, in order, when this one fails; `none` (voice only) is always the last resort. */
+  fallback: z.array(profileName).max(8).default([]),
+};
+
+const localVideo = {
+  fps: z.number().int().min(10).max(60).default(25),
+  /** Sample rate of the avatar's published voice. */
+  sampleRate: z.union([z.literal(16000), z.literal(24000), z.literal(48000)]).default(24000),
+};
+
+export const builtinProfileSchema = z.object({
+  adapter: z.literal('builtin'),
+  ...common,
+  ...localVideo,
+  width: z.number().int().min(256).max(1920).default(512),
+  height: z.number().int().min(256).max(1920).default(512),
+  /** Seeds the blink and idle motion so two avatars in one room do not move in lockstep. */
+  seed: z.number().int().min(0).default(1),
+  style: z
+    .object({
+      skin: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
+      hair: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
+      eyes: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
+      shirt: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
+      background: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
+    })
+    .strict()
+    .default({}),
+});
+
+export const noneProfileSchema = z.object({
+  adapter: z.literal('none'),
+  ...common,
+});
+
+export const avatarProfileSchema = z.discriminatedUnion('adapter', [builtinProfileSchema, noneProfileSchema]);
+
+export type AvatarProfile = z.infer<typeof avatarProfileSchema> & { name: string };
+export type BuiltinProfile = Extract<AvatarProfile, { adapter: 'builtin' }>;
+
+export class AvatarProfileError extends Error {
+  override name = 'AvatarProfileError';
+}
+
+/** The profile used when even `none` has no file: voice only, no video. */
+export const VOICE_ONLY_PROFILE: AvatarProfile = { name: 'none', adapter: 'none', fallback: [] };
+
+export async function loadAvatarProfile(dir: string, name: string): Promise<AvatarProfile> {
+  if (name === 'none') return VOICE_ONLY_PROFILE;
+  const path = join(dir, name, 'avatar.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    const available = await listAvatarProfiles(dir);
+    throw new AvatarProfileError(
+      `AVATAR=${name}: no profile at ${path}; available: ${available.length ? available.join(', ') : '(none)'}, or none for voice only. Create ${path} or set AVATAR to one of these`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new AvatarProfileError(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = avatarProfileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const where = issue.path.length ? issue.path.join('.') : '(root)';
+    throw new AvatarProfileError(`${path}: ${where} ${issue.message}`);
+  }
+  return { ...parsed.data, name };
+}
+
+export async function listAvatarProfiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const names: string[] = [];
+  for (const e of entries) {
+    if (!e.isDirectory()) continue;
+    const ok = await readFile(join(dir, e.name, 'avatar.json'), 'utf8').then(() => true, () => false);
+    if (ok) names.push(e.name);
+  }
+  return names.sort();
+}

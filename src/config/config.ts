@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import { EMPTY_IS_A_VALUE, envSchema, SECRET_VARIABLES, type Env } from './env.js';
+
+/** A setting is missing or wrong. The message is one line: the variable, what is wrong, the fix. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type SttConfig =
+  | { provider: 'deepgram'; apiKey: string; model: string; language: string; baseUrl?: string }
+  | { provider: 'openai'; apiKey: string; model: string; language: string; baseUrl?: string };
+
+export interface LlmConfig {
+  provider: 'openai';
+  apiKey: string;
+  model: string;
+  baseUrl?: string;
+  temperature?: number;
+}
+
+export type TtsConfig =
+  | { provider: 'openai'; apiKey: string; model: string; voice: string; baseUrl?: string }
+  | { provider: 'elevenlabs'; apiKey: string; model: string; voice: string; baseUrl?: string };
+
+export interface Config {
+  livekit: { url: string; apiKey: string; apiSecret: string; agentName?: string };
+  stt: SttConfig;
+  llm: LlmConfig;
+  tts: TtsConfig;
+  agent: { instructions: string; greeting: string };
+  turn: {
+    detection: 'model' | 'vad' | 'stt';
+    minEndpointingDelayMs: number;
+    maxEndpointingDelayMs: number;
+    preemptiveGeneration: boolean;
+    allowInterruptions: boolean;
+  };
+  avatar: { name: string; dir: string };
+  logLevel: Env['LOG_LEVEL'];
+  /** Every secret value in force, so logs can scrub them wherever they appear. */
+  secrets: string[];
+}
+
+/** Local OpenAI-compatible servers (Ollama, vLLM, Speaches) ignore the key, but the client needs one. */
+const UNUSED_KEY = 'unused';
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(pickKnown(source));
+  if (!parsed.success) throw toConfigError(parsed.error, source);
+  const env = parsed.data;
+
+  if (env.ENDPOINTING_MAX_DELAY_MS < env.ENDPOINTING_MIN_DELAY_MS) {
+    throw new ConfigError(
+      'ENDPOINTING_MAX_DELAY_MS',
+      `ENDPOINTING_MAX_DELAY_MS (${env.ENDPOINTING_MAX_DELAY_MS}) is below ENDPOINTING_MIN_DELAY_MS (${env.ENDPOINTING_MIN_DELAY_MS}); raise it or lower the minimum`,
+    );
+  }
+
+  const config: Config = {
+    livekit: {
+      url: env.LIVEKIT_URL,
+      apiKey: env.LIVEKIT_API_KEY,
+      apiSecret: env.LIVEKIT_API_SECRET,
+      ...(env.LIVEKIT_AGENT_NAME ? { agentName: env.LIVEKIT_AGENT_NAME } : {}),
+    },
+    stt: sttConfig(env),
+    llm: {
+      provider: 'openai',
+      apiKey: requireKey('LLM_API_KEY', env.LLM_API_KEY ?? env.OPENAI_API_KEY, env.LLM_BASE_URL, 'OPENAI_API_KEY', 'LLM_BASE_URL to an OpenAI-compatible server such as Ollama (http://localhost:11434/v1)'),
+      model: env.LLM_MODEL,
+      ...(env.LLM_BASE_URL ? { baseUrl: env.LLM_BASE_URL } : {}),
+      ...(env.LLM_TEMPERATURE !== undefined ? { temperature: env.LLM_TEMPERATURE } : {}),
+    },
+    tts: ttsConfig(env),
+    agent: { instructions: env.AGENT_INSTRUCTIONS, greeting: env.AGENT_GREETING },
+    turn: {
+      detection: env.TURN_DETECTION,
+      minEndpointingDelayMs: env.ENDPOINTING_MIN_DELAY_MS,
+      maxEndpointingDelayMs: env.ENDPOINTING_MAX_DELAY_MS,
+      preemptiveGeneration: env.PREEMPTIVE_GENERATION,
+      allowInterruptions: env.ALLOW_INTERRUPTIONS,
+    },
+    avatar: { name: env.AVATAR, dir: env.AVATARS_DIR },
+    logLevel: env.LOG_LEVEL,
+    secrets: [],
+  };
+  config.secrets = SECRET_VARIABLES.map((name) => env[name])
+    .filter((v): v is string => typeof v === 'string' && v.length >= 8 && v !== UNUSED_KEY);
+  return config;
+}
+
+function sttConfig(env: Env): SttConfig {
+  if (env.STT_PROVIDER === 'deepgram') {
+    return {
+      provider: 'deepgram',
+      apiKey: requireKey('STT_API_KEY', env.STT_API_KEY ?? env.DEEPGRAM_API_KEY, undefined, 'DEEPGRAM_API_KEY', 'STT_PROVIDER=openai with STT_BASE_URL for a local Whisper server'),
+      model: env.STT_MODEL ?? 'nova-3',
+      language: env.STT_LANGUAGE,
+      ...(env.STT_BASE_URL ? { baseUrl: env.STT_BASE_URL } : {}),
+    };
+  }
+  return {
+    provider: 'openai',
+    apiKey: requireKey('STT_API_KEY', env.STT_API_KEY ?? env.OPENAI_API_KEY, env.STT_BASE_URL, 'OPENAI_API_KEY', 'STT_BASE_URL to an OpenAI-compatible server such as Speaches (http://localhost:8000/v1)'),
+    model: env.STT_MODEL ?? 'gpt-4o-mini-transcribe',
+    language: env.STT_LANGUAGE,
+    ...(env.STT_BASE_URL ? { baseUrl: env.STT_BASE_URL } : {}),
+  };
+}
+
+function ttsConfig(env: Env): TtsConfig {
+  if (env.TTS_PROVIDER === 'elevenlabs') {
+    return {
+      provider: 'elevenlabs',
+      apiKey: requireKey('TTS_API_KEY', env.TTS_API_KEY ?? env.ELEVENLABS_API_KEY, undefined, 'ELEVENLABS_API_KEY', 'TTS_PROVIDER=openai with TTS_BASE_URL for a local Kokoro server'),
+      model: env.TTS_MODEL ?? 'eleven_flash_v2_5',
+      voice: env.TTS_VOICE ?? 'EXAVITQu4vr4xnSDxMaL',
+      ...(env.TTS_BASE_URL ? { baseUrl: env.TTS_BASE_URL } : {}),
+    };
+  }
+  return {
+    provider: 'openai',
+    apiKey: requireKey('TTS_API_KEY', env.TTS_API_KEY ?? env.OPENAI_API_KEY, env.TTS_BASE_URL, 'OPENAI_API_KEY', 'TTS_BASE_URL to an OpenAI-compatible server such as Kokoro (http://localhost:8880/v1)'),
+    model: env.TTS_MODEL ?? 'gpt-4o-mini-tts',
+    voice: env.TTS_VOICE ?? 'alloy',
+    ...(env.TTS_BASE_URL ? { baseUrl: env.TTS_BASE_URL } : {}),
+  };
+}
+
+/**
+ * A key is required for a hosted API. A self-hosted base URL makes it optional: the client
+ * library still wants a string, so it gets a placeholder that is never a secret.
+ */
+function requireKey(variable: string, value: string | undefined, baseUrl: string | undefined, alias: string, alternative: string): string {
+  if (value) return value;
+  if (baseUrl) return UNUSED_KEY;
+  throw new ConfigError(variable, `${variable} (or ${alias}) is not set; set it, or set ${alternative}`);
+}
+
+/** Only our variables, and an empty value in a .env file means "not set", as people expect. */
+function pickKnown(source: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = source[key];
+    out[key] = value === '' && !EMPTY_IS_A_VALUE.has(key) ? undefined : value;
+  }
+  return out;
+}
+
+function toConfigError(error: z.ZodError, source: NodeJS.ProcessEnv): ConfigError {
+  const issue = error.issues[0]!;
+  const variable = String(issue.path[0] ?? 'environment');
+  const raw = source[variable];
+  // Never echo a secret back, even a malformed one.
+  const shown = raw === undefined ? 'not set' : (SECRET_VARIABLES as readonly string[]).includes(variable) ? 'set' : JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw);
+  return new ConfigError(variable, `${variable} ${issue.message} (got ${shown}); fix it in the environment or .env, see .env.example`);
+}

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable the worker reads, in one schema. `.env.example` documents the same
+ * list; a test keeps the two in step. Nothing else in the code reads `process.env` for settings.
+ */
+
+const url = (what: string) =>
+  z.url({ protocol: /^(https?|wss?)$/, error: `must be an http(s):// or ws(s):// URL (${what})` });
+
+const wsUrl = z
+  .string()
+  .regex(/^(wss?|https?):\/\/[^\s]+$/, { error: 'must be a ws://, wss://, http:// or https:// URL, e.g. ws://localhost:7880' });
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const positiveMs = (fallback: number) =>
+  z.coerce.number({ error: 'must be a number of milliseconds' }).int().min(0).max(60_000).default(fallback);
+
+
+/** Variables where an empty value means something (no greeting), rather than "not set". */
+export const EMPTY_IS_A_VALUE: ReadonlySet<string> = new Set(['AGENT_GREETING']);
+
+export const envSchema = z.object({
+  // LiveKit: the defaults are those of `livekit-server --dev`.
+  LIVEKIT_URL: wsUrl.default('ws://localhost:7880'),
+  LIVEKIT_API_KEY: z.string().min(1).default('devkey'),
+  LIVEKIT_API_SECRET: z.string().min(1).default('secret'),
+  LIVEKIT_AGENT_NAME: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1-64 letters, digits, _ . or -' }).optional(),
+
+  // Speech to text
+  STT_PROVIDER: z.enum(['deepgram', 'openai'], { error: 'must be deepgram or openai' }).default('deepgram'),
+  STT_MODEL: z.string().min(1).optional(),
+  STT_LANGUAGE: z.string().min(2).default('en'),
+  STT_BASE_URL: url('an OpenAI-compatible /v1 base URL, or a Deepgram ws(s):// URL').optional(),
+  STT_API_KEY: z.string().min(1).optional(),
+  DEEPGRAM_API_KEY: z.string().min(1).optional(),
+
+  // Language model (any OpenAI-compatible server: OpenAI, Ollama, vLLM, Groq...)
+  LLM_PROVIDER: z.enum(['openai'], { error: 'must be openai (any OpenAI-compatible server via LLM_BASE_URL)' }).default('openai'),
+  LLM_MODEL: z.string().min(1).default('gpt-4.1-mini'),
+  LLM_BASE_URL: url('an OpenAI-compatible /v1 base URL, e.g. http://localhost:11434/v1 for Ollama').optional(),
+  LLM_API_KEY: z.string().min(1).optional(),
+  LLM_TEMPERATURE: z.coerce.number({ error: 'must be a number' }).min(0).max(2).optional(),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+
+  // Text to speech
+  TTS_PROVIDER: z.enum(['elevenlabs', 'openai'], { error: 'must be elevenlabs or openai' }).default('openai'),
+  TTS_MODEL: z.string().min(1).optional(),
+  TTS_VOICE: z.string().min(1).optional(),
+  TTS_BASE_URL: url('for openai: an OpenAI-compatible /v1 base URL such as Kokoro or Speaches; for elevenlabs: https://api.elevenlabs.io/v1').optional(),
+  TTS_API_KEY: z.string().min(1).optional(),
+  ELEVENLABS_API_KEY: z.string().min(1).optional(),
+
+  // Conversation
+  AGENT_INSTRUCTIONS: z
+    .string()
+    .min(1)
+    .default(
+      'You are a friendly, concise voice assistant shown as an animated avatar. Answer in one to three short spoken sentences, without lists, markdown or emoji.',
+    ),
+  AGENT_GREETING: z.string().default('Hi! I can hear you. What would you like to talk about?'),
+
+  // Turn taking
+  TURN_DETECTION: z.enum(['model', 'vad', 'stt'], { error: 'must be model, vad or stt' }).default('model'),
+  ENDPOINTING_MIN_DELAY_MS: positiveMs(400),
+  ENDPOINTING_MAX_DELAY_MS: positiveMs(3000),
+  PREEMPTIVE_GENERATION: bool.default(true),
+  ALLOW_INTERRUPTIONS: bool.default(true),
+
+  // Avatar
+  AVATAR: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, { error: 'must name a folder under avatars/ (lowercase letters, digits, - or _)' }).default('default'),
+  AVATARS_DIR: z.string().min(1).default('avatars'),
+
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { error: 'must be one of fatal, error, warn, info, debug, trace' }).default('info'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Names of the variables that carry secrets: never logged, never sent to a browser. */
+export const SECRET_VARIABLES = [
+  'LIVEKIT_API_SECRET',
+  'STT_API_KEY',
+  'DEEPGRAM_API_KEY',
+  'LLM_API_KEY',
+  'OPENAI_API_KEY',
+  'TTS_API_KEY',
+  'ELEVENLABS_API_KEY',
+] as const satisfies readonly (keyof Env)[];

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+import { cli, ServerOptions } from '@livekit/agents';
+import { existsSync } from 'node:fs';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig } from './config/config.js';
+
+/**
+ * The command line.
+ *   worker:  dev | start | connect   (the LiveKit Agents CLI)
+ *   tools:   render | converse        (work on files, no room needed)
+ */
+const TOOLS = {
+  render: () => import('./commands/render.js'),
+  converse: () => import('./commands/converse.js'),
+} as const;
+
+async function main(): Promise<void> {
+  // A .env in the working directory, for development; the real environment wins over it.
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const command = process.argv[2];
+  if (command && command in TOOLS) {
+    const tool = await TOOLS[command as keyof typeof TOOLS]();
+    process.exitCode = await tool.run(process.argv.slice(3));
+    return;
+  }
+  const config = loadConfig();
+  // The agents framework imports this file in each job process; same extension as ours (.ts
+  // under tsx in development, .js once built).
+  const agentFile = fileURLToPath(new URL(`./agent${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+  cli.runApp(
+    new ServerOptions({
+      agent: agentFile,
+      wsURL: config.livekit.url,
+      apiKey: config.livekit.apiKey,
+      apiSecret: config.livekit.apiSecret,
+      ...(config.livekit.agentName ? { agentName: config.livekit.agentName } : {}),
+    }),
+  );
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`config error: ${err.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  throw err;
+});

@@ -1,0 +1,66 @@
+import { EventEmitter } from 'node:events';
+
+/** The stages of one turn, each as milliseconds after the end of the user's speech. */
+export interface TurnTimings {
+  /** Wall clock (ms) when the user stopped speaking. */
+  endOfSpeechAt: number;
+  transcriptMs?: number;
+  llmFirstTokenMs?: number;
+  ttsFirstAudioMs?: number;
+  /** The first video frame that speaks the reply, handed to the room (or sink). */
+  firstAvatarFrameMs: number;
+}
+
+export const STAGES = ['transcriptMs', 'llmFirstTokenMs', 'ttsFirstAudioMs', 'firstAvatarFrameMs'] as const;
+
+/**
+ * Collects the moments of a turn as they happen, in wall-clock time, and emits one TurnTimings
+ * when the avatar shows the first frame of the reply. Marks that belong to a reply that was
+ * dropped (preemptive generation restarted, interruption) are overwritten by the later ones.
+ */
+export class TurnTimeline extends EventEmitter<{ turn: [TurnTimings] }> {
+  private endOfSpeechAt: number | undefined;
+  private transcriptAt: number | undefined;
+  private llmFirstTokenAt: number | undefined;
+  private ttsFirstAudioAt: number | undefined;
+  readonly turns: TurnTimings[] = [];
+
+  markEndOfSpeech(at: number): void {
+    this.endOfSpeechAt = at;
+    this.transcriptAt = undefined;
+  }
+
+  markTranscript(at: number): void {
+    this.transcriptAt = at;
+  }
+
+  markLlmFirstToken(at: number): void {
+    this.llmFirstTokenAt = at;
+  }
+
+  markTtsFirstAudio(at: number): void {
+    this.ttsFirstAudioAt = at;
+  }
+
+  /** The reply is on screen: close the turn. Replies nobody asked for (the greeting) are not turns. */
+  markFirstAvatarFrame(at: number): void {
+    const end = this.endOfSpeechAt;
+    if (end === undefined) return;
+    const since = (t: number | undefined) => (t === undefined ? undefined : Math.round(t - end));
+    const turn: TurnTimings = {
+      endOfSpeechAt: end,
+      ...opt('transcriptMs', since(this.transcriptAt)),
+      ...opt('llmFirstTokenMs', since(this.llmFirstTokenAt)),
+      ...opt('ttsFirstAudioMs', since(this.ttsFirstAudioAt)),
+      firstAvatarFrameMs: Math.round(at - end),
+    };
+    this.endOfSpeechAt = undefined;
+    this.transcriptAt = this.llmFirstTokenAt = this.ttsFirstAudioAt = undefined;
+    this.turns.push(turn);
+    this.emit('turn', turn);
+  }
+}
+
+function opt<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, number>);
+}

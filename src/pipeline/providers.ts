@@ -1,0 +1,62 @@
+import type { llm, stt, tts } from '@livekit/agents';
+import * as deepgram from '@livekit/agents-plugin-deepgram';
+import * as elevenlabs from '@livekit/agents-plugin-elevenlabs';
+import * as openai from '@livekit/agents-plugin-openai';
+import type { LlmConfig, SttConfig, TtsConfig } from '../config/config.js';
+
+/** Builds the STT, LLM and TTS the config names. One function a stage, nothing else. */
+
+export function buildStt(config: SttConfig): stt.STT {
+  switch (config.provider) {
+    case 'deepgram':
+      return new deepgram.STT({
+        apiKey: config.apiKey,
+        model: config.model,
+        language: config.language,
+        interimResults: true,
+        // The turn detector decides when the user is done; Deepgram's own endpointing only has to
+        // finalise transcripts quickly.
+        endpointing: 25,
+        ...(config.baseUrl ? { baseUrl: config.baseUrl } : {}),
+      });
+    case 'openai':
+      // The transcriptions endpoint (not the realtime socket) is the one every OpenAI-compatible
+      // server implements: Speaches, faster-whisper-server, vLLM, Groq. AgentSession wraps it with
+      // the VAD to make it streaming.
+      return new openai.STT({
+        apiKey: config.apiKey,
+        model: config.model,
+        language: config.language,
+        useRealtime: false,
+        ...(config.baseUrl ? { baseURL: config.baseUrl } : {}),
+      });
+  }
+}
+
+export function buildLlm(config: LlmConfig): llm.LLM {
+  return new openai.LLM({
+    apiKey: config.apiKey,
+    model: config.model,
+    ...(config.baseUrl ? { baseURL: config.baseUrl } : {}),
+    ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
+  });
+}
+
+export function buildTts(config: TtsConfig): tts.TTS {
+  switch (config.provider) {
+    case 'openai':
+      return new openai.TTS({
+        apiKey: config.apiKey,
+        model: config.model,
+        voice: config.voice as openai.TTSVoices,
+        ...(config.baseUrl ? { baseURL: config.baseUrl } : {}),
+      });
+    case 'elevenlabs':
+      return new elevenlabs.TTS({
+        apiKey: config.apiKey,
+        model: config.model,
+        voiceId: config.voice,
+        ...(config.baseUrl ? { baseURL: config.baseUrl } : {}),
+      });
+  }
+}

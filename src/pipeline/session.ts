@@ -1,0 +1,83 @@
+import { inference, voice, type llm, type VAD } from '@livekit/agents';
+import type { AudioFrame } from '@livekit/rtc-node';
+import { TransformStream, type ReadableStream } from 'node:stream/web';
+import type { Config } from '../config/config.js';
+import type { TurnTimeline } from '../metrics/turn-timeline.js';
+import { buildLlm, buildStt, buildTts } from './providers.js';
+
+/**
+ * The agent: its instructions, plus taps on the LLM and TTS nodes that note, in wall-clock time,
+ * the first token and the first audio of every reply for the turn's latency breakdown.
+ */
+export class ConversationAgent extends voice.Agent {
+  constructor(
+    config: Config,
+    private readonly timeline?: TurnTimeline,
+  ) {
+    super({ instructions: config.agent.instructions });
+  }
+
+  override async llmNode(chatCtx: llm.ChatContext, toolCtx: llm.ToolContext, modelSettings: voice.ModelSettings) {
+    const stream = await voice.Agent.default.llmNode(this, chatCtx, toolCtx, modelSettings);
+    const timeline = this.timeline;
+    return stream && timeline ? tapFirst(stream, () => timeline.markLlmFirstToken(Date.now()), hasText) : stream;
+  }
+
+  override async ttsNode(text: ReadableStream<string>, modelSettings: voice.ModelSettings): Promise<ReadableStream<AudioFrame> | null> {
+    const stream = await voice.Agent.default.ttsNode(this, text, modelSettings);
+    const timeline = this.timeline;
+    return stream && timeline ? tapFirst(stream, () => timeline.markTtsFirstAudio(Date.now())) : stream;
+  }
+}
+
+/** Pass a stream through unchanged, calling `onFirst` when its first chunk goes by. */
+function tapFirst<T>(stream: ReadableStream<T>, onFirst: () => void, counts: (chunk: T) => boolean = () => true): ReadableStream<T> {
+  let seen = false;
+  return stream.pipeThrough(
+    new TransformStream<T, T>({
+      transform(chunk, controller) {
+        if (!seen && counts(chunk)) {
+          seen = true;
+          onFirst();
+        }
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+}
+
+export interface SessionOverrides {
+  /** Tests and the offline harness run without a job, so there is no shared inference process. */
+  turnDetection?: 'model' | 'vad' | 'stt';
+}
+
+/**
+ * VAD → turn detector → STT → LLM → TTS, from config. A provider that fails does not close the
+ * session: the error is reported, the turn is lost, and the next turn tries again.
+ */
+export function buildSession(config: Config, vad: VAD, overrides: SessionOverrides = {}): voice.AgentSession {
+  const detection = overrides.turnDetection ?? config.turn.detection;
+  return new voice.AgentSession({
+    vad,
+    stt: buildStt(config.stt),
+    llm: buildLlm(config.llm),
+    tts: buildTts(config.tts),
+    connOptions: {
+      maxUnrecoverableErrors: Number.MAX_SAFE_INTEGER,
+    },
+    turnHandling: {
+      // The local audio end-of-turn model (v1-mini) runs offline in the worker's inference process.
+      turnDetection: detection === 'model' ? new inference.TurnDetector({ version: 'v1-mini' }) : detection,
+      endpointing: { minDelay: config.turn.minEndpointingDelayMs, maxDelay: config.turn.maxEndpointingDelayMs },
+      interruption: { enabled: config.turn.allowInterruptions },
+      preemptiveGeneration: { enabled: config.turn.preemptiveGeneration },
+    },
+  });
+}
+
+/** A role-only or tool-call chunk is not a token the user will hear. */
+function hasText(chunk: unknown): boolean {
+  if (typeof chunk === 'string') return chunk.length > 0;
+  const content = (chunk as { delta?: { content?: string } } | null)?.delta?.content;
+  return typeof content === 'string' && content.length > 0;
+}
