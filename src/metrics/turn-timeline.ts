@@ -25,9 +25,9 @@ export class TurnTimeline extends EventEmitter<{ turn: [TurnTimings] }> {
   private ttsFirstAudioAt: number | undefined;
   readonly turns: TurnTimings[] = [];
 
+  /** Reported at the end of the turn (end-of-utterance metrics), after the transcript: a mark, not a reset. */
   markEndOfSpeech(at: number): void {
     this.endOfSpeechAt = at;
-    this.transcriptAt = undefined;
   }
 
   markTranscript(at: number): void {

@@ -1,0 +1,103 @@
+import { initializeLogger } from '@livekit/agents';
+import { AudioFrame } from '@livekit/rtc-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { builtinAnimator } from '../src/avatar/builtin.js';
+import { LocalAvatarOutput } from '../src/avatar/local/avatar-output.js';
+import { MemoryMediaSink } from '../src/avatar/local/memory-sink.js';
+import { builtinProfileSchema } from '../src/config/avatar-profile.js';
+import { createLogger } from '../src/logging.js';
+import { synthesize } from './fakes/speech.js';
+import { withTimeout } from './fakes/wait.js';
+import { mouthOpenness, pearson, speechEnvelope } from './support/avatar-measures.js';
+
+const RATE = 24000;
+beforeAll(() => initializeLogger({ pretty: false, level: 'error' }));
+
+async function makeOutput() {
+  const profile = { ...builtinProfileSchema.parse({ adapter: 'builtin' }), name: 'default' };
+  const sink = new MemoryMediaSink();
+  const output = new LocalAvatarOutput({ animator: builtinAnimator(profile), sink, logger: createLogger({ level: 'error' }) });
+  const started: number[] = [];
+  const finished: { playbackPosition: number; interrupted: boolean }[] = [];
+  output.on('playbackStarted', (ev: { createdAt: number }) => started.push(ev.createdAt));
+  output.on('playbackFinished', (ev: { playbackPosition: number; interrupted: boolean }) => finished.push(ev));
+  await output.start();
+  return { output, sink, started, finished };
+}
+
+/** Hand speech to the output the way AgentSession does: 20 ms frames, faster than real time. */
+async function speak(output: LocalAvatarOutput, samples: Int16Array): Promise<void> {
+  const step = RATE / 50;
+  for (let at = 0; at < samples.length; at += step) {
+    const piece = samples.slice(at, Math.min(samples.length, at + step));
+    await output.captureFrame(new AudioFrame(piece, RATE, 1, piece.length));
+  }
+  output.flush();
+}
+
+describe('the local avatar output (built-in face, in memory)', () => {
+  it('plays a reply in real time, sample for sample, with one start and one finish', async () => {
+    const { output, sink, started, finished } = await makeOutput();
+    const speech = await synthesize('The quick brown fox jumps over the lazy dog.', { sampleRate: RATE });
+    const t0 = Date.now();
+    await speak(output, speech.samples);
+    await withTimeout(output.waitForPlayout(), 10_000, 'playout');
+    const elapsed = Date.now() - t0;
+    await output.close();
+
+    const seconds = speech.samples.length / RATE;
+    expect(finished).toEqual([{ playbackPosition: seconds, interrupted: false }]);
+    expect(started).toHaveLength(1);
+    // Paced like a loudspeaker: not faster than the audio lasts.
+    expect(elapsed).toBeGreaterThanOrEqual(seconds * 1000 - 40);
+    // What left the avatar is exactly the reply, in order, padded with silence around it.
+    const heard = sink.allAudio();
+    const start = heard.findIndex((v) => v !== 0) - speech.samples.findIndex((v) => v !== 0);
+    const played = heard.subarray(start, start + speech.samples.length);
+    expect(Buffer.from(played.buffer, played.byteOffset, played.byteLength).equals(Buffer.from(speech.samples.buffer))).toBe(true);
+  });
+
+  it('shows the mouth for the audio of the same frame: lips lead or lag by no more than one frame', async () => {
+    const { output, sink } = await makeOutput();
+    const speech = await synthesize('Hello there, how are you doing this fine morning? I am a talking face.', { sampleRate: RATE, voice: 'en+f3' });
+    await speak(output, speech.samples);
+    await withTimeout(output.waitForPlayout(), 15_000, 'playout');
+    await output.close();
+
+    const mouth = mouthOpenness(sink);
+    const audio = speechEnvelope(sink);
+    const lagged = (lag: number) => pearson(mouth.slice(Math.max(0, lag)), audio.slice(Math.max(0, -lag)));
+    const byLag = [-3, -2, -1, 0, 1, 2, 3].map((lag) => ({ lag, r: lagged(lag) }));
+    const best = byLag.reduce((a, b) => (b.r > a.r ? b : a));
+    expect(best.r).toBeGreaterThan(0.6);
+    expect(Math.abs(best.lag)).toBeLessThanOrEqual(1);
+  });
+
+  it('on interruption drops the rest, reports where it stopped, and closes the mouth on the next frame', async () => {
+    const { output, sink, finished } = await makeOutput();
+    const speech = await synthesize('This is a long answer that the user will interrupt before it is over, because it goes on and on.', { sampleRate: RATE });
+    void speak(output, speech.samples);
+    await new Promise((r) => setTimeout(r, 1200));
+    const framesBefore = sink.frames.length;
+    const clearedAt = Date.now();
+    output.clearBuffer();
+    await new Promise((r) => setTimeout(r, 400));
+    await output.close();
+
+    expect(finished).toHaveLength(1);
+    expect(finished[0]!.interrupted).toBe(true);
+    // It was stopped about 1.2 s in; the position says what was heard, not what was queued.
+    expect(finished[0]!.playbackPosition).toBeGreaterThan(0.9);
+    expect(finished[0]!.playbackPosition).toBeLessThan(1.5);
+    expect(finished[0]!.playbackPosition).toBeLessThan(speech.samples.length / RATE);
+
+    const after = sink.frames.slice(framesBefore);
+    expect(after.length).toBeGreaterThan(5);
+    expect(after.every((f) => !f.speech)).toBe(true);
+    expect(after[0]!.wallMs - clearedAt).toBeLessThanOrEqual(80);
+    const mouth = mouthOpenness(sink);
+    const resting = mouth.slice(framesBefore + 3); // long after the interruption: at rest
+    expect(mouth[framesBefore]).toBeLessThanOrEqual(Math.max(...resting));
+    expect(sink.audio.slice(framesBefore).every((a) => a.every((v) => v === 0))).toBe(true);
+  });
+});
