@@ -28,9 +28,9 @@ export function mouthOpenness(sink: MemoryMediaSink, darkBelow = 100): number[] 
   });
 }
 
-/** Loudness of the audio played with each recorded frame (index-aligned). */
+/** Loudness of the audio played with each recorded frame. */
 export function speechEnvelope(sink: MemoryMediaSink): number[] {
-  return sink.frames.map((_, i) => rms(sink.audio[i]!));
+  return sink.frames.map((f) => rms(sink.audio[f.tick]!));
 }
 
 export function pearson(a: readonly number[], b: readonly number[]): number {

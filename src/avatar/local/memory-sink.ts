@@ -9,13 +9,15 @@ export interface RecordedFrame {
   wallMs: number;
   /** Was the audio of this tick speech? */
   speech: boolean;
+  /** Index in `audio` of the tick this frame belongs to (late frames are dropped, audio never is). */
+  tick: number;
   /** Luma of the frame, downscaled by `thumbnailScale`: enough to measure motion, cheap to keep. */
   luma: Uint8Array;
 }
 
 /**
- * Keeps what a local avatar produced, in memory: every tick's audio (index-aligned with its
- * frame) and a small luma copy of every frame. For tests, benchmarks and the `converse` harness.
+ * Keeps what a local avatar produced, in memory: every tick's audio and a small luma copy of
+ * every frame, each frame tagged with its tick. For tests, benchmarks and the `converse` harness.
  */
 export class MemoryMediaSink implements AvatarMediaSink {
   format: MediaFormat | undefined;
@@ -38,7 +40,7 @@ export class MemoryMediaSink implements AvatarMediaSink {
   }
 
   pushVideo(frame: RgbaFrame, timeMs: number): void {
-    this.frames.push({ timeMs, wallMs: Date.now(), speech: this.pendingSpeech, luma: downscaleLuma(frame, this.thumbnailScale) });
+    this.frames.push({ timeMs, wallMs: Date.now(), speech: this.pendingSpeech, tick: this.audio.length - 1, luma: downscaleLuma(frame, this.thumbnailScale) });
     this.lastFrame = { width: frame.width, height: frame.height, data: frame.data.slice() };
   }
 
