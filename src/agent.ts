@@ -6,6 +6,7 @@ import { createLogger } from './logging.js';
 import { observeTurns } from './metrics/observe-turns.js';
 import { formatTurnLine } from './metrics/turn-log.js';
 import { TurnTimeline } from './metrics/turn-timeline.js';
+import { describePipelineError } from './pipeline/describe-error.js';
 import { buildSession, ConversationAgent } from './pipeline/session.js';
 
 /**
@@ -28,11 +29,8 @@ export default defineAgent({
 
     observeTurns(session, timeline, avatar.handle.localOutput);
     timeline.on('turn', (turn) => logger.info({ turn }, formatTurnLine(turn)));
-    session.on(voice.AgentSessionEventTypes.Error, (ev) => {
-      // The session keeps going (see buildSession); say which stage failed and why.
-      const err = ev.error as { message?: string; type?: string } | undefined;
-      logger.error({ source: ev.source?.constructor?.name, error: err?.message ?? String(ev.error) }, 'pipeline error; the conversation continues');
-    });
+    // The session keeps going (see buildSession); say which stage failed and why.
+    session.on(voice.AgentSessionEventTypes.Error, (ev) => logger.error(`${describePipelineError(ev)}; the conversation continues`));
 
     await session.start({ agent: new ConversationAgent(config, timeline), room: ctx.room });
     if (config.agent.greeting) {

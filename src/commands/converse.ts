@@ -10,6 +10,7 @@ import { createLogger } from '../logging.js';
 import { formatTurnLine } from '../metrics/turn-log.js';
 import type { TurnTimings } from '../metrics/turn-timeline.js';
 import { startOfflineSession } from '../offline/offline-session.js';
+import { describePipelineError } from '../pipeline/describe-error.js';
 
 const USAGE = 'usage: npm run converse -- --input question.wav --out reply.mp4 [--timeout 60]';
 
@@ -51,9 +52,9 @@ export async function run(argv: string[]): Promise<number> {
   const offline = await startOfflineSession({ config, sink, logger });
   const errors: string[] = [];
   offline.session.on(voice.AgentSessionEventTypes.Error, (ev) => {
-    const message = (ev.error as { message?: string } | undefined)?.message ?? String(ev.error);
+    const message = describePipelineError(ev);
     errors.push(message);
-    logger.error({ error: message }, 'pipeline error');
+    logger.error(message);
   });
 
   let turn: TurnTimings | undefined;

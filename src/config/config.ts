@@ -42,6 +42,7 @@ export interface Config {
     allowInterruptions: boolean;
   };
   avatar: { name: string; dir: string };
+  providers: { timeoutMs: number; maxRetries: number };
   logLevel: Env['LOG_LEVEL'];
   /** Every secret value in force, so logs can scrub them wherever they appear. */
   secrets: string[];
@@ -87,6 +88,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       allowInterruptions: env.ALLOW_INTERRUPTIONS,
     },
     avatar: { name: env.AVATAR, dir: env.AVATARS_DIR },
+    providers: { timeoutMs: env.PROVIDER_TIMEOUT_MS, maxRetries: env.PROVIDER_MAX_RETRIES },
     logLevel: env.LOG_LEVEL,
     secrets: [],
   };

@@ -70,6 +70,10 @@ export const envSchema = z.object({
   PREEMPTIVE_GENERATION: bool.default(true),
   ALLOW_INTERRUPTIONS: bool.default(true),
 
+  // Provider calls: how long one may take and how often it is retried before the turn is given up.
+  PROVIDER_TIMEOUT_MS: z.coerce.number({ error: 'must be a number of milliseconds' }).int().min(500).max(60_000).default(10_000),
+  PROVIDER_MAX_RETRIES: z.coerce.number({ error: 'must be a whole number' }).int().min(0).max(10).default(2),
+
   // Avatar
   AVATAR: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, { error: 'must name a folder under avatars/ (lowercase letters, digits, - or _)' }).default('default'),
   AVATARS_DIR: z.string().min(1).default('avatars'),

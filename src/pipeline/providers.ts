@@ -1,4 +1,4 @@
-import type { llm, stt, tts } from '@livekit/agents';
+import { stt, tokenize, tts, type llm, type VAD } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as elevenlabs from '@livekit/agents-plugin-elevenlabs';
 import * as openai from '@livekit/agents-plugin-openai';
@@ -6,7 +6,13 @@ import type { LlmConfig, SttConfig, TtsConfig } from '../config/config.js';
 
 /** Builds the STT, LLM and TTS the config names. One function a stage, nothing else. */
 
-export function buildStt(config: SttConfig): stt.STT {
+/**
+ * agents 1.9.0 wraps a non-streaming STT or TTS in a StreamAdapter inside every turn, and that
+ * adapter re-emits the provider's `error` events with no listener of its own: Node then throws
+ * ERR_UNHANDLED_ERROR and a provider's 500 takes the process down. Wrapping once here, where the
+ * session subscribes to the adapter itself, keeps the error a reported, survivable event.
+ */
+export function buildStt(config: SttConfig, vad: VAD): stt.STT {
   switch (config.provider) {
     case 'deepgram':
       return new deepgram.STT({
@@ -23,13 +29,16 @@ export function buildStt(config: SttConfig): stt.STT {
       // The transcriptions endpoint (not the realtime socket) is the one every OpenAI-compatible
       // server implements: Speaches, faster-whisper-server, vLLM, Groq. AgentSession wraps it with
       // the VAD to make it streaming.
-      return new openai.STT({
-        apiKey: config.apiKey,
-        model: config.model,
-        language: config.language,
-        useRealtime: false,
-        ...(config.baseUrl ? { baseURL: config.baseUrl } : {}),
-      });
+      return new stt.StreamAdapter(
+        new openai.STT({
+          apiKey: config.apiKey,
+          model: config.model,
+          language: config.language,
+          useRealtime: false,
+          ...(config.baseUrl ? { baseURL: config.baseUrl } : {}),
+        }),
+        vad,
+      );
   }
 }
 
@@ -45,12 +54,17 @@ export function buildLlm(config: LlmConfig): llm.LLM {
 export function buildTts(config: TtsConfig): tts.TTS {
   switch (config.provider) {
     case 'openai':
-      return new openai.TTS({
-        apiKey: config.apiKey,
-        model: config.model,
-        voice: config.voice as openai.TTSVoices,
-        ...(config.baseUrl ? { baseURL: config.baseUrl } : {}),
-      });
+      // One request per sentence (the /v1/audio/speech endpoint is not streaming).
+      return new tts.StreamAdapter(
+        new openai.TTS({
+          apiKey: config.apiKey,
+          model: config.model,
+          // Self-hosted servers have their own voice names (Kokoro: af_heart, ...).
+          voice: config.voice as openai.TTSVoices,
+          ...(config.baseUrl ? { baseURL: config.baseUrl } : {}),
+        }),
+        new tokenize.basic.SentenceTokenizer(),
+      );
     case 'elevenlabs':
       return new elevenlabs.TTS({
         apiKey: config.apiKey,

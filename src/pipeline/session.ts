@@ -59,10 +59,13 @@ export function buildSession(config: Config, vad: VAD, overrides: SessionOverrid
   const detection = overrides.turnDetection ?? config.turn.detection;
   return new voice.AgentSession({
     vad,
-    stt: buildStt(config.stt),
+    stt: buildStt(config.stt, vad),
     llm: buildLlm(config.llm),
     tts: buildTts(config.tts),
     connOptions: {
+      sttConnOptions: { timeoutMs: config.providers.timeoutMs, maxRetry: config.providers.maxRetries },
+      llmConnOptions: { timeoutMs: config.providers.timeoutMs, maxRetry: config.providers.maxRetries },
+      ttsConnOptions: { timeoutMs: config.providers.timeoutMs, maxRetry: config.providers.maxRetries },
       maxUnrecoverableErrors: Number.MAX_SAFE_INTEGER,
     },
     turnHandling: {

@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/logging.js';
 import type { TurnTimings } from '../../src/metrics/turn-timeline.js';
 import { startOfflineSession, type OfflineSession } from '../../src/offline/offline-session.js';
+import { describePipelineError } from '../../src/pipeline/describe-error.js';
 import { startFakeDeepgram, type FakeDeepgram } from '../fakes/deepgram.js';
 import { startFakeElevenLabs, type FakeElevenLabs } from '../fakes/elevenlabs.js';
 import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '../fakes/openai.js';
@@ -70,9 +71,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<Pipeline> {
   const logger = createLogger({ level: 'error', secrets: config.secrets });
   const offline = await startOfflineSession({ config, sink, logger, vad: await sharedVad() });
   const errors: string[] = [];
-  offline.session.on(voice.AgentSessionEventTypes.Error, (ev) => {
-    errors.push((ev.error as { message?: string } | undefined)?.message ?? String(ev.error));
-  });
+  offline.session.on(voice.AgentSessionEventTypes.Error, (ev) => errors.push(describePipelineError(ev)));
   return {
     offline,
     sink,
