@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { cli, ServerOptions } from '@livekit/agents';
+import { dispose } from '@livekit/rtc-node';
 import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,8 +22,10 @@ async function main(): Promise<void> {
   const command = process.argv[2];
   if (command && command in TOOLS) {
     const tool = await TOOLS[command as keyof typeof TOOLS]();
-    process.exitCode = await tool.run(process.argv.slice(3));
-    return;
+    const code = await tool.run(process.argv.slice(3));
+    // rtc-node's native side keeps the event loop alive; a finished tool says so explicitly.
+    await dispose();
+    process.exit(code);
   }
   const config = loadConfig();
   // The agents framework imports this file in each job process; same extension as ours (.ts
@@ -44,5 +47,6 @@ main().catch((err: unknown) => {
     process.stderr.write(`config error: ${err.message}\n`);
     process.exit(78); // EX_CONFIG
   }
-  throw err;
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
 });

@@ -1,4 +1,4 @@
-import { voice } from '@livekit/agents';
+import { initializeLogger, voice } from '@livekit/agents';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -43,8 +43,13 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  // The plugins log through agents' logger, which must exist before they are built.
+  initializeLogger({ pretty: false, level: 'warn' });
   // Logs to stderr: stdout carries the result.
   const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, secrets: config.secrets, destination: process.stderr });
+  // As in a LiveKit job process: agents 1.9 leaves some provider failures as unawaited
+  // rejections; they are already reported as session errors and must not end the run.
+  process.on('unhandledRejection', (reason) => logger.debug({ reason: String(reason) }, 'unhandled rejection (already reported)'));
   const wav = toMono(parseWav(await readFile(args.input), args.input));
   const question = resampleMono(wav.samples, wav.sampleRate, 16000);
 
@@ -68,6 +73,10 @@ export async function run(argv: string[]): Promise<number> {
   const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), args.timeout * 1000)));
 
   process.stderr.write(`converse: playing ${args.input} (${(question.length / 16000).toFixed(1)} s) into the pipeline…\n`);
+  // Record from the moment the user stops speaking: the file shows the wait, then the reply.
+  offline.session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
+    if (ev.oldState === 'speaking') sink.resume();
+  });
   await new Promise((r) => setTimeout(r, 300));
   await offline.input.play(question);
   sink.resume();

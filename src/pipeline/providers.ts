@@ -3,6 +3,7 @@ import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as elevenlabs from '@livekit/agents-plugin-elevenlabs';
 import * as openai from '@livekit/agents-plugin-openai';
 import type { LlmConfig, SttConfig, TtsConfig } from '../config/config.js';
+import { ResilientStt } from './resilient-stt.js';
 
 /** Builds the STT, LLM and TTS the config names. One function a stage, nothing else. */
 
@@ -15,16 +16,19 @@ import type { LlmConfig, SttConfig, TtsConfig } from '../config/config.js';
 export function buildStt(config: SttConfig, vad: VAD): stt.STT {
   switch (config.provider) {
     case 'deepgram':
-      return new deepgram.STT({
-        apiKey: config.apiKey,
-        model: config.model,
-        language: config.language,
-        interimResults: true,
-        // The turn detector decides when the user is done; Deepgram's own endpointing only has to
-        // finalise transcripts quickly.
-        endpointing: 25,
-        ...(config.baseUrl ? { baseUrl: config.baseUrl } : {}),
-      });
+      // The plugin's stream goes deaf, without an error, when its socket drops; see resilient-stt.ts.
+      return new ResilientStt(
+        new deepgram.STT({
+          apiKey: config.apiKey,
+          model: config.model,
+          language: config.language,
+          interimResults: true,
+          // The turn detector decides when the user is done; Deepgram's own endpointing only has to
+          // finalise transcripts quickly.
+          endpointing: 25,
+          ...(config.baseUrl ? { baseUrl: config.baseUrl } : {}),
+        }),
+      );
     case 'openai':
       // The transcriptions endpoint (not the realtime socket) is the one every OpenAI-compatible
       // server implements: Speaches, faster-whisper-server, vLLM, Groq. AgentSession wraps it with

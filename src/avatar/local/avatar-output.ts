@@ -52,9 +52,11 @@ export class LocalAvatarOutput extends voice.AudioOutput {
   private frameIndex = 0;
   private drainWaiters: (() => void)[] = [];
   private closed = false;
+  private paused = false;
 
   constructor(opts: LocalAvatarOutputOptions) {
-    super(opts.animator.sampleRate);
+    // Pausable, so a false interruption (a cough, an "uh-huh") can pause the avatar and resume it.
+    super(opts.animator.sampleRate, undefined, { pause: true });
     this.animator = opts.animator;
     this.sink = opts.sink;
     this.log = opts.logger;
@@ -114,6 +116,15 @@ export class LocalAvatarOutput extends voice.AudioOutput {
     this.finishSegment(heard / this.animator.sampleRate, true);
   }
 
+  override pause(): void {
+    this.paused = true;
+    this.sink.clearAudio();
+  }
+
+  override resume(): void {
+    this.paused = false;
+  }
+
   /** Emitted once per segment, when its first speaking frame is handed to the sink. */
   onSegmentTimings(listener: (t: SegmentTimings) => void): void {
     this.on('segment_timings', listener);
@@ -136,7 +147,8 @@ export class LocalAvatarOutput extends voice.AudioOutput {
   private playTick(draw: boolean): void {
     const n = this.animator.samplesPerFrame;
     const pcm = new Int16Array(n);
-    const real = this.takePending(pcm);
+    // While paused the reply waits where it stopped and the avatar idles with a closed mouth.
+    const real = this.paused ? 0 : this.takePending(pcm);
     const speaking = real > 0;
     const { frame } = this.animator.step(pcm, this.frameIndex, speaking, draw);
     this.sink.pushAudio(pcm, speaking);
