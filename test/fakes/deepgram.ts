@@ -28,6 +28,9 @@ export interface DeepgramKnobs extends FaultKnobs {
   latencyMs?: number;
 }
 
+/** The fake's own endpointing: the silence after which it finalises an utterance. */
+export const DEFAULT_MIN_PAUSE_MS = 200;
+
 export interface FakeDeepgramOptions {
   /** What each detected utterance "said", in order. Default: nothing (empty transcripts). */
   transcripts?: TranscriptScript;
@@ -122,7 +125,7 @@ export async function startFakeDeepgram(options: FakeDeepgramOptions = {}): Prom
         signal: server.signal,
         dropAfterFirstResult: fault === 'drop',
         speechThreshold: options.speechThreshold,
-        minPauseMs: options.minPauseMs ?? 200,
+        minPauseMs: options.minPauseMs ?? DEFAULT_MIN_PAUSE_MS,
         interimIntervalMs: options.interimIntervalMs ?? 250,
         msPerWord: options.msPerWord ?? 300,
         idleTimeoutMs: options.idleTimeoutMs ?? 10_000,
@@ -162,7 +165,7 @@ export async function startFakeDeepgram(options: FakeDeepgramOptions = {}): Prom
       throw err;
     }
     await sleep(knobs.current.latencyMs ?? 0, server.signal);
-    const utterances = findUtterances(audio.samples, { sampleRate: audio.sampleRate, threshold: options.speechThreshold, pauseMs: options.minPauseMs ?? 200 });
+    const utterances = findUtterances(audio.samples, { sampleRate: audio.sampleRate, threshold: options.speechThreshold, pauseMs: options.minPauseMs ?? DEFAULT_MIN_PAUSE_MS });
     const pieces = utterances.map((u) => ({ u, text: script.take() })).filter((p) => p.text !== '');
     const punctuate = url.searchParams.get('punctuate') === 'true' || url.searchParams.get('smart_format') === 'true';
     const words = pieces.flatMap((p) => dgWords(p.text, p.u.startMs, p.u.endMs, punctuate));

@@ -1,0 +1,11 @@
+/** `npm run bench`: every benchmark, figures printed (never asserted). */
+import { cpus } from 'node:os';
+import { dispose } from '@livekit/rtc-node';
+import { benchBuiltinAvatar } from './builtin-avatar.js';
+import { benchTurnLatency } from './turn-latency.js';
+
+console.log(`# voice-avatar-worker bench: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
+await benchBuiltinAvatar();
+await benchTurnLatency(Number(process.env.BENCH_TURNS ?? 20));
+await dispose();
+process.exit(0);
