@@ -1,15 +1,14 @@
 /**
  * Bench of the built-in avatar's per-frame cost: viseme engine, face render and handing the frame
- * to WebRTC (`VideoSource.captureFrame`, no room needed). Driven by real espeak-ng speech when
- * available (synthetic speech-like audio otherwise). Run: npx tsx bench/builtin-avatar.ts
+ * to WebRTC (`VideoSource.captureFrame`, no room needed), driven by real espeak-ng speech. Run: npx tsx bench/builtin-avatar.ts
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { VideoBufferType, VideoFrame, VideoSource, dispose } from '@livekit/rtc-node';
-import { parseWav, toMono } from '../src/audio/wav.js';
+import { concatPcm } from '../src/audio/pcm.js';
 import { createBuiltinFace } from '../src/avatar/frames/builtin/index.js';
 import type { Blendshapes } from '../src/avatar/visemes/blendshapes.js';
 import { createVisemeEngine } from '../src/avatar/visemes/index.js';
+import { synthesize } from '../test/fakes/speech.js';
 
 const FPS = 25;
 const SAMPLE_RATE = 24000;
@@ -25,56 +24,18 @@ const SENTENCES = [
   'Sure, I can book that for you. Would Tuesday morning at nine work?',
 ];
 
-/** Speech at SAMPLE_RATE mono, at least `frames` video frames long. */
-function speechAudio(frames: number): { samples: Int16Array; source: string } {
+/** espeak-ng speech at SAMPLE_RATE mono, at least `frames` video frames long. */
+async function speechAudio(frames: number): Promise<{ samples: Int16Array; source: string }> {
   const need = Math.ceil((frames * SAMPLE_RATE) / FPS);
   const parts: Int16Array[] = [];
   let have = 0;
-  let source = 'synthetic speech-like audio (espeak-ng not found)';
-  if (spawnSync('espeak-ng', ['--version']).status === 0) {
-    source = 'espeak-ng speech (en-us, en+f3)';
-    for (let i = 0; have < need; i++) {
-      const wav = execFileSync('espeak-ng', ['--stdout', '-v', i % 2 ? 'en+f3' : 'en-us', '-s', '165', SENTENCES[i % SENTENCES.length]!]);
-      const a = toMono(parseWav(new Uint8Array(wav.buffer, wav.byteOffset, wav.byteLength)));
-      const r = resampleLinear(a.samples, a.sampleRate, SAMPLE_RATE);
-      parts.push(r, new Int16Array(SAMPLE_RATE / 4)); // 250 ms pause between sentences
-      have += r.length + SAMPLE_RATE / 4;
-    }
-  } else {
-    // Harmonic "vowels" with a syllable-rate envelope and short noise bursts.
-    const s = new Int16Array(need);
-    let seed = 1;
-    for (let i = 0; i < need; i++) {
-      const t = i / SAMPLE_RATE;
-      const env = Math.max(0, Math.sin(2 * Math.PI * 4 * t)) * (Math.sin(2 * Math.PI * 0.3 * t) > -0.6 ? 1 : 0);
-      let v = 0;
-      for (let h = 1; h <= 12; h++) v += Math.sin(2 * Math.PI * 140 * h * t) / h;
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      const noise = ((seed / 2 ** 32) * 2 - 1) * (Math.sin(2 * Math.PI * 4 * t) < -0.8 ? 0.3 : 0);
-      s[i] = Math.round((v * 0.25 * env + noise) * 12000);
-    }
-    parts.push(s);
-    have = need;
+  for (let i = 0; have < need; i++) {
+    const speech = await synthesize(SENTENCES[i % SENTENCES.length]!, { sampleRate: SAMPLE_RATE, voice: i % 2 ? 'en+f3' : 'en-us', wordsPerMinute: 165 });
+    const pause = new Int16Array(SAMPLE_RATE / 4); // 250 ms between sentences
+    parts.push(speech.samples, pause);
+    have += speech.samples.length + pause.length;
   }
-  const out = new Int16Array(have);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return { samples: out.subarray(0, need), source };
-}
-
-function resampleLinear(x: Int16Array, from: number, to: number): Int16Array {
-  if (from === to) return x;
-  const out = new Int16Array(Math.floor((x.length * to) / from));
-  for (let i = 0; i < out.length; i++) {
-    const t = (i * from) / to;
-    const k = Math.floor(t);
-    const f = t - k;
-    out[i] = Math.round(x[k]! * (1 - f) + (x[k + 1] ?? x[k]!) * f);
-  }
-  return out;
+  return { samples: concatPcm(parts).subarray(0, need), source: 'espeak-ng speech (en-us, en+f3)' };
 }
 
 interface Stat {
@@ -102,7 +63,7 @@ function measure(n: number, fn: (i: number) => void): Stat {
 }
 
 export async function benchBuiltinAvatar(): Promise<void> {
-  const { samples, source } = speechAudio(FRAMES + WARMUP);
+  const { samples, source } = await speechAudio(FRAMES + WARMUP);
   const spf = SAMPLE_RATE / FPS;
   const chunk = (i: number) => samples.subarray(i * spf, (i + 1) * spf);
 

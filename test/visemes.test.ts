@@ -4,6 +4,7 @@ import { parseWav, toMono } from '../src/audio/wav.js';
 import { MOUTH_BLENDSHAPES, type Blendshapes } from '../src/avatar/visemes/blendshapes.js';
 import { createVisemeEngine } from '../src/avatar/visemes/index.js';
 import { Fft } from '../src/avatar/visemes/fft.js';
+import { pearson } from './support/avatar-measures.js';
 
 
 const FPS = 25;
@@ -93,26 +94,6 @@ function drive(s: Speech, engine = createVisemeEngine({ fps: FPS })): Track {
   return { frames, jaw, rms };
 }
 
-function pearson(a: number[], b: number[]): number {
-  const n = Math.min(a.length, b.length);
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i]!;
-    mb += b[i]!;
-  }
-  ma /= n;
-  mb /= n;
-  let c = 0;
-  let va = 0;
-  let vb = 0;
-  for (let i = 0; i < n; i++) {
-    c += (a[i]! - ma) * (b[i]! - mb);
-    va += (a[i]! - ma) ** 2;
-    vb += (b[i]! - mb) ** 2;
-  }
-  return c / Math.sqrt(va * vb);
-}
 
 /** Correlation of a[i] with b[i + lag]. */
 function laggedPearson(a: number[], b: number[], lag: number): number {
