@@ -39,7 +39,6 @@ describe('the pipeline without a room, real plugins against protocol fakes', () 
     expect(speaking / 25).toBeGreaterThan(2); // the reply is ~3 s of espeak speech
     const audio = speechEnvelope(pipeline.sink);
     const mouth = mouthOpenness(pipeline.sink);
-    if (process.env.DEBUG_PIPELINE) console.log({ timings, r: pearson(mouth, audio), speaking, frames: frames.length });
     expect(pearson(mouth, audio)).toBeGreaterThan(0.6);
     expect(pipeline.errors).toEqual([]);
   });
