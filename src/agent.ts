@@ -3,8 +3,9 @@ import * as silero from '@livekit/agents-plugin-silero';
 import { attachAvatar } from './avatar/registry.js';
 import { loadConfig } from './config/config.js';
 import { createLogger } from './logging.js';
+import { connectJobReporter } from './metrics/job-reporter.js';
 import { observeTurns } from './metrics/observe-turns.js';
-import { formatTurnLine } from './metrics/turn-log.js';
+import { reportTurns } from './metrics/report-turns.js';
 import { TurnTimeline } from './metrics/turn-timeline.js';
 import { describePipelineError } from './pipeline/describe-error.js';
 import { buildSession, ConversationAgent } from './pipeline/session.js';
@@ -21,14 +22,24 @@ export default defineAgent({
     const config = loadConfig();
     const logger = createLogger({ level: config.logLevel, secrets: config.secrets }).child({ jobId: ctx.job.id, room: ctx.job.room?.name });
     await ctx.connect();
+    // This job's turns and fallbacks go to the main process's /metrics (a no-op without one).
+    const reporter = connectJobReporter(ctx.job.id, { onError: (err) => logger.debug({ err }, 'metrics hub unreachable; this job reports no metrics') });
+    ctx.addShutdownCallback(() => reporter.close());
 
     const session = buildSession(config, ctx.proc.userData.vad as VAD);
     const timeline = new TurnTimeline();
     const avatar = await attachAvatar({ session, room: ctx.room, logger }, config.avatar.dir, config.avatar.name);
     ctx.addShutdownCallback(() => avatar.handle.close());
+    for (const f of avatar.fallbacks) reporter.avatarFallback(f.profile, f.reason);
 
     observeTurns(session, timeline, avatar.handle.localOutput);
-    timeline.on('turn', (turn) => logger.info({ turn }, formatTurnLine(turn)));
+    // Per turn: log line, over-budget warning naming the slowest stage, /metrics, `avatar.latency` data message.
+    reportTurns(timeline, {
+      logger,
+      budgetMs: config.ops.latencyBudgetMs,
+      reporter,
+      publish: async (data, opts) => ctx.room.localParticipant?.publishData(data, opts),
+    });
     // The session keeps going (see buildSession); say which stage failed and why.
     session.on(voice.AgentSessionEventTypes.Error, (ev) => logger.error(`${describePipelineError(ev)}; the conversation continues`));
 

@@ -5,6 +5,8 @@ import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from './config/config.js';
+import { createLogger } from './logging.js';
+import { startWorkerMetricsEndpoint } from './metrics/worker-endpoint.js';
 
 /**
  * The command line.
@@ -28,6 +30,9 @@ async function main(): Promise<void> {
     process.exit(code);
   }
   const config = loadConfig();
+  // /metrics lives here, in the main process; job processes (forked below, inheriting the hub's
+  // address from the environment) send their turns to it. See docs/latency.md.
+  await startWorkerMetricsEndpoint({ port: config.ops.metricsPort, logger: createLogger({ level: config.logLevel, secrets: config.secrets }) });
   // The agents framework imports this file in each job process; same extension as ours (.ts
   // under tsx in development, .js once built).
   const agentFile = fileURLToPath(new URL(`./agent${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
@@ -38,6 +43,8 @@ async function main(): Promise<void> {
       apiKey: config.livekit.apiKey,
       apiSecret: config.livekit.apiSecret,
       ...(config.livekit.agentName ? { agentName: config.livekit.agentName } : {}),
+      // On SIGTERM (production `start`) the worker stops taking jobs and waits this long for calls to end.
+      drainTimeout: config.ops.drainTimeoutMs,
     }),
   );
 }

@@ -43,6 +43,8 @@ export interface Config {
   };
   avatar: { name: string; dir: string };
   providers: { timeoutMs: number; maxRetries: number };
+  /** Operations: the latency budget a turn is checked against, Prometheus /metrics (0: off), drain on SIGTERM. */
+  ops: { latencyBudgetMs: number; metricsPort: number; drainTimeoutMs: number };
   logLevel: Env['LOG_LEVEL'];
   /** Every secret value in force, so logs can scrub them wherever they appear. */
   secrets: string[];
@@ -89,6 +91,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     avatar: { name: env.AVATAR, dir: env.AVATARS_DIR },
     providers: { timeoutMs: env.PROVIDER_TIMEOUT_MS, maxRetries: env.PROVIDER_MAX_RETRIES },
+    ops: { latencyBudgetMs: env.LATENCY_BUDGET_MS, metricsPort: env.METRICS_PORT, drainTimeoutMs: env.DRAIN_TIMEOUT_MS },
     logLevel: env.LOG_LEVEL,
     secrets: [],
   };

@@ -74,9 +74,34 @@ export const envSchema = z.object({
   PROVIDER_TIMEOUT_MS: z.coerce.number({ error: 'must be a number of milliseconds' }).int().min(500).max(60_000).default(10_000),
   PROVIDER_MAX_RETRIES: z.coerce.number({ error: 'must be a whole number' }).int().min(0).max(10).default(2),
 
+  // Operations: the latency budget a turn is checked against, Prometheus /metrics, graceful drain.
+  LATENCY_BUDGET_MS: z.coerce.number({ error: 'must be a number of milliseconds' }).int().min(1).max(60_000).default(1000),
+  METRICS_PORT: z.coerce.number({ error: 'must be a port number (0 disables /metrics)' }).int().min(0).max(65_535).default(9464),
+  DRAIN_TIMEOUT_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int()
+    .min(10_000, { error: 'must be at least 10000 (it is in milliseconds: 1800000 is 30 minutes)' })
+    .max(86_400_000, { error: 'must be at most 86400000 (24 hours)' })
+    .default(1_800_000),
+
   // Avatar
   AVATAR: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, { error: 'must name a folder under avatars/ (lowercase letters, digits, - or _)' }).default('default'),
   AVATARS_DIR: z.string().min(1).default('avatars'),
+
+  // Web page and token endpoint (`npm run web`)
+  /** The LiveKit URL as browsers reach it, when it differs from LIVEKIT_URL (e.g. wss://lk.example.com). */
+  LIVEKIT_PUBLIC_URL: wsUrl.optional(),
+  WEB_HOST: z.string().min(1).default('127.0.0.1'),
+  WEB_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65_535).default(3000),
+  WEB_TOKEN_TTL_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(60).max(86_400).default(900),
+  WEB_SHARED_KEY: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  WEB_ALLOWED_ORIGINS: z
+    .string()
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^\s/]+$/, { error: 'must be a comma-separated list of origins such as https://avatar.example.com (scheme and host, no path)' })))
+    .optional(),
+  WEB_RATE_LIMIT_PER_MINUTE: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(10_000).default(10),
+  WEB_TRUST_PROXY: bool.default(false),
 
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { error: 'must be one of fatal, error, warn, info, debug, trace' }).default('info'),
 });
@@ -92,4 +117,5 @@ export const SECRET_VARIABLES = [
   'OPENAI_API_KEY',
   'TTS_API_KEY',
   'ELEVENLABS_API_KEY',
+  'WEB_SHARED_KEY',
 ] as const satisfies readonly (keyof Env)[];

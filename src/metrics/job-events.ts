@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+/**
+ * What a job process tells the main process about its conversation, one JSON object per line
+ * over the metrics hub's Unix socket (see metrics-hub.ts). Internal to one worker: both ends are
+ * the same build, so this is versioned only by the code.
+ */
+
+/**
+ * The environment variable through which the main process hands the hub's socket path to the job
+ * processes it forks (they inherit its environment). Not a setting: the main process sets it;
+ * absent, a job reports nothing.
+ */
+export const METRICS_SOCKET_ENV = 'VOICE_AVATAR_METRICS_SOCKET';
+
+const turnTimingsSchema = z.object({
+  endOfSpeechAt: z.number(),
+  transcriptMs: z.number().optional(),
+  llmFirstTokenMs: z.number().optional(),
+  ttsFirstAudioMs: z.number().optional(),
+  firstAvatarFrameMs: z.number(),
+});
+
+export const jobEventSchema = z.discriminatedUnion('type', [
+  /** First line of every connection: this connection is one running job (the active-jobs gauge). */
+  z.object({ type: z.literal('job'), jobId: z.string().max(200) }),
+  z.object({ type: z.literal('turn'), turn: turnTimingsSchema, budgetMs: z.number().int().min(1) }),
+  z.object({ type: z.literal('avatar_fallback'), profile: z.string().max(200), reason: z.string().max(2000) }),
+]);
+
+export type JobEvent = z.infer<typeof jobEventSchema>;
+
+/** Lines longer than this are dropped (and the connection with them): nothing we send comes close. */
+export const MAX_EVENT_LINE = 16 * 1024;

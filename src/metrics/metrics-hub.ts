@@ -1,0 +1,129 @@
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jobEventSchema, MAX_EVENT_LINE } from './job-events.js';
+import type { WorkerMetrics } from './worker-metrics.js';
+
+export interface MetricsHub {
+  readonly socketPath: string;
+  /** Jobs connected right now. */
+  readonly activeJobs: number;
+  close(): Promise<void>;
+}
+
+/** A socket path for this process: short (sun_path holds ~100 bytes) and unique per worker. */
+export function defaultHubSocketPath(pid = process.pid): string {
+  return join(tmpdir(), `voice-avatar-metrics-${pid}.sock`);
+}
+
+/**
+ * The main process's end of the job → main channel. LiveKit Agents runs every job in a child
+ * process of its own, so the turns happen where no /metrics server can see them; each job
+ * connects here (a Unix socket, path handed down in the environment) and sends one JSON line per
+ * event, which lands in the main process's registry. A connection is a running job: the
+ * active-jobs gauge goes up when the job says hello and down when the connection closes, whether
+ * the job ended cleanly or its process died.
+ */
+export async function startMetricsHub(metrics: WorkerMetrics, opts: { socketPath?: string; onWarning?: (msg: string) => void } = {}): Promise<MetricsHub> {
+  const socketPath = opts.socketPath ?? defaultHubSocketPath();
+  const warn = opts.onWarning ?? (() => {});
+  // A socket file left by a crashed worker with the same pid would make listen() fail.
+  if (existsSync(socketPath)) unlinkSync(socketPath);
+  const sockets = new Set<Socket>();
+  let active = 0;
+
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    let counted = false;
+    let buffered = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      if (buffered.length > MAX_EVENT_LINE && !buffered.includes('\n')) {
+        warn('metrics hub: dropping a job connection that sent an oversized line');
+        socket.destroy();
+        return;
+      }
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (line.trim()) handle(line);
+      }
+    });
+    const handle = (line: string) => {
+      let parsed: ReturnType<typeof jobEventSchema.safeParse> | undefined;
+      try {
+        parsed = jobEventSchema.safeParse(JSON.parse(line));
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed?.success) {
+        warn('metrics hub: ignoring a malformed event from a job');
+        return;
+      }
+      const event = parsed.data;
+      switch (event.type) {
+        case 'job':
+          if (!counted) {
+            counted = true;
+            active++;
+            metrics.activeJobs.inc();
+          }
+          break;
+        case 'turn':
+          metrics.observeTurn(event.turn, event.budgetMs);
+          break;
+        case 'avatar_fallback':
+          metrics.avatarFallback(event.reason);
+          break;
+      }
+    };
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      sockets.delete(socket);
+      if (counted) {
+        counted = false;
+        active--;
+        metrics.activeJobs.dec();
+      }
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  // Only this user's processes may report.
+  chmodSync(socketPath, 0o600);
+  // The hub must not keep a worker alive that is otherwise done.
+  server.unref();
+  const unlink = () => {
+    try {
+      unlinkSync(socketPath);
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', unlink);
+
+  return {
+    socketPath,
+    get activeJobs() {
+      return active;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        process.off('exit', unlink);
+        for (const s of sockets) s.destroy();
+        server.close(() => {
+          unlink();
+          resolve();
+        });
+      }),
+  };
+}
