@@ -94,6 +94,6 @@ export async function run(argv: string[]): Promise<number> {
     .filter((i): i is typeof i & { type: 'message' } => i.type === 'message')
     .map((i) => `${i.role}: ${i.textContent ?? ''}`)
     .join('\n');
-  process.stdout.write(`${transcript}\n${formatTurnLine(turn)}\nwrote ${args.out}\n`);
+  process.stdout.write(`${transcript}\n${formatTurnLine(turn, config.ops.latencyBudgetMs)}\nwrote ${args.out}\n`);
   return 0;
 }
