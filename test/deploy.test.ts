@@ -99,9 +99,10 @@ describe('Dockerfile', () => {
   it('runs dist/src/main.js start, which the build makes from src/main.ts', () => {
     expect(JSON.parse(lastOf(runtimeIns, 'CMD')!)).toEqual(['node', 'dist/src/main.js', 'start']);
     expect(existsSync('src/main.ts')).toBe(true);
-    // The same compile the image's build stage runs (npm run build), into a scratch directory.
+    // The same compile the image's build stage runs (npm run build:worker), into a scratch directory.
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
-    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json');
+    expect(read('deploy/Dockerfile')).toContain('RUN npm run build:worker');
+    expect(pkg.scripts['build:worker']).toBe('tsc -p tsconfig.build.json');
     const out = mkdtempSync(join(tmpdir(), 'deploy-build-'));
     try {
       const tsc = spawnSync('node_modules/.bin/tsc', ['-p', 'tsconfig.build.json', '--outDir', out], { encoding: 'utf8' });

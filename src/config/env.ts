@@ -101,7 +101,12 @@ export const envSchema = z.object({
     .pipe(z.array(z.string().regex(/^https?:\/\/[^\s/]+$/, { error: 'must be a comma-separated list of origins such as https://avatar.example.com (scheme and host, no path)' })))
     .optional(),
   WEB_RATE_LIMIT_PER_MINUTE: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(10_000).default(10),
-  WEB_TRUST_PROXY: bool.default(false),
+  /** Reverse proxies whose X-Forwarded-For is believed (proxy-addr names, IPs or CIDRs); none when unset. */
+  WEB_TRUST_PROXY: z
+    .string()
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^(loopback|linklocal|uniquelocal|[0-9A-Fa-f:.]+(\/\d{1,3})?)$/, { error: 'must list your reverse proxies: loopback, uniquelocal, linklocal, or IP addresses / CIDR ranges, comma-separated (e.g. 10.0.0.0/8)' })))
+    .optional(),
 
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { error: 'must be one of fatal, error, warn, info, debug, trace' }).default('info'),
 });

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { ConfigError } from '../config/config.js';
+import { createLogger } from '../logging.js';
+import { isUnprotectedPublic, loadWebConfig } from './config.js';
+import { CONNECTION_PATH } from './api.js';
+import { createWebServer } from './server.js';
+
+/** `npm run web`: the browser page and its token endpoint. The worker runs separately (`npm run dev`). */
+async function main(): Promise<void> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const config = loadWebConfig();
+  const logger = createLogger({ level: config.logLevel, secrets: config.secrets, name: 'voice-avatar-web' });
+  const app = await createWebServer(config, { staticDir: 'dist/web', logger });
+  if (isUnprotectedPublic(config)) {
+    logger.warn(`WEB_HOST=${config.host} serves the network with no protection: anyone who can reach it can mint tokens; set WEB_SHARED_KEY and/or WEB_ALLOWED_ORIGINS`);
+  }
+  if (!config.livekit.agentName) {
+    logger.info('LIVEKIT_AGENT_NAME is not set: tokens carry no agent dispatch; the worker must run without an agent name (automatic dispatch)');
+  }
+  const address = await app.listen({ host: config.host, port: config.port });
+  logger.info(`page at ${address}/, tokens at POST ${address}${CONNECTION_PATH}, browsers join ${config.livekit.publicUrl}`);
+  const stop = () => void app.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`config error: ${err.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
