@@ -45,6 +45,8 @@ async function main(): Promise<void> {
       ...(config.livekit.agentName ? { agentName: config.livekit.agentName } : {}),
       // On SIGTERM (production `start`) the worker stops taking jobs and waits this long for calls to end.
       drainTimeout: config.ops.drainTimeoutMs,
+      jobMemoryWarnMB: config.ops.jobMemoryWarnMB,
+      jobMemoryLimitMB: config.ops.jobMemoryLimitMB,
     }),
   );
 }

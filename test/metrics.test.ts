@@ -124,8 +124,9 @@ describe('latency budget', () => {
 
   it('reads LATENCY_BUDGET_MS, METRICS_PORT and DRAIN_TIMEOUT_MS with their defaults', () => {
     const keys = { DEEPGRAM_API_KEY: 'dg-test-123456', OPENAI_API_KEY: 'sk-test-123456' };
-    expect(loadConfig(keys).ops).toEqual({ latencyBudgetMs: 1000, metricsPort: 9464, drainTimeoutMs: 1_800_000 });
-    expect(loadConfig({ ...keys, LATENCY_BUDGET_MS: '800', METRICS_PORT: '0', DRAIN_TIMEOUT_MS: '' }).ops).toEqual({
+    expect(loadConfig(keys).ops).toEqual({ latencyBudgetMs: 1000, metricsPort: 9464, drainTimeoutMs: 1_800_000, jobMemoryWarnMB: 1500, jobMemoryLimitMB: 0 });
+    expect(() => loadConfig({ ...keys, JOB_MEMORY_LIMIT_MB: '1000' })).toThrow(/JOB_MEMORY_LIMIT_MB \(1000\) must be above JOB_MEMORY_WARN_MB/);
+    expect(loadConfig({ ...keys, LATENCY_BUDGET_MS: '800', METRICS_PORT: '0', DRAIN_TIMEOUT_MS: '' }).ops).toMatchObject({
       latencyBudgetMs: 800,
       metricsPort: 0,
       drainTimeoutMs: 1_800_000,

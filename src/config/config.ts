@@ -44,7 +44,7 @@ export interface Config {
   avatar: { name: string; dir: string };
   providers: { timeoutMs: number; maxRetries: number };
   /** Operations: the latency budget a turn is checked against, Prometheus /metrics (0: off), drain on SIGTERM. */
-  ops: { latencyBudgetMs: number; metricsPort: number; drainTimeoutMs: number };
+  ops: { latencyBudgetMs: number; metricsPort: number; drainTimeoutMs: number; jobMemoryWarnMB: number; jobMemoryLimitMB: number };
   logLevel: Env['LOG_LEVEL'];
   /** Every secret value in force, so logs can scrub them wherever they appear. */
   secrets: string[];
@@ -62,6 +62,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       'ENDPOINTING_MAX_DELAY_MS',
       `ENDPOINTING_MAX_DELAY_MS (${env.ENDPOINTING_MAX_DELAY_MS}) is below ENDPOINTING_MIN_DELAY_MS (${env.ENDPOINTING_MIN_DELAY_MS}); raise it or lower the minimum`,
+    );
+  }
+
+  if (env.JOB_MEMORY_LIMIT_MB > 0 && env.JOB_MEMORY_LIMIT_MB <= env.JOB_MEMORY_WARN_MB) {
+    throw new ConfigError(
+      'JOB_MEMORY_LIMIT_MB',
+      `JOB_MEMORY_LIMIT_MB (${env.JOB_MEMORY_LIMIT_MB}) must be above JOB_MEMORY_WARN_MB (${env.JOB_MEMORY_WARN_MB}), or 0 for no limit`,
     );
   }
 
@@ -91,7 +98,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     avatar: { name: env.AVATAR, dir: env.AVATARS_DIR },
     providers: { timeoutMs: env.PROVIDER_TIMEOUT_MS, maxRetries: env.PROVIDER_MAX_RETRIES },
-    ops: { latencyBudgetMs: env.LATENCY_BUDGET_MS, metricsPort: env.METRICS_PORT, drainTimeoutMs: env.DRAIN_TIMEOUT_MS },
+    ops: {
+      latencyBudgetMs: env.LATENCY_BUDGET_MS,
+      metricsPort: env.METRICS_PORT,
+      drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
+      jobMemoryWarnMB: env.JOB_MEMORY_WARN_MB,
+      jobMemoryLimitMB: env.JOB_MEMORY_LIMIT_MB,
+    },
     logLevel: env.LOG_LEVEL,
     secrets: [],
   };

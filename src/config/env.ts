@@ -83,6 +83,9 @@ export const envSchema = z.object({
     .min(10_000, { error: 'must be at least 10000 (it is in milliseconds: 1800000 is 30 minutes)' })
     .max(86_400_000, { error: 'must be at most 86400000 (24 hours)' })
     .default(1_800_000),
+  // Per conversation (job process): a warning above the first, the job is ended above the second (0: no limit).
+  JOB_MEMORY_WARN_MB: z.coerce.number({ error: 'must be a number of megabytes' }).int().min(100).max(65_536).default(1500),
+  JOB_MEMORY_LIMIT_MB: z.coerce.number({ error: 'must be a number of megabytes (0: no limit)' }).int().min(0).max(65_536).default(0),
 
   // Avatar
   AVATAR: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, { error: 'must name a folder under avatars/ (lowercase letters, digits, - or _)' }).default('default'),
