@@ -40,6 +40,7 @@ export interface Config {
     maxEndpointingDelayMs: number;
     preemptiveGeneration: boolean;
     allowInterruptions: boolean;
+    interruptionMode: 'vad' | 'adaptive';
   };
   avatar: { name: string; dir: string };
   providers: { timeoutMs: number; maxRetries: number };
@@ -95,6 +96,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxEndpointingDelayMs: env.ENDPOINTING_MAX_DELAY_MS,
       preemptiveGeneration: env.PREEMPTIVE_GENERATION,
       allowInterruptions: env.ALLOW_INTERRUPTIONS,
+      interruptionMode: env.INTERRUPTION_MODE,
     },
     avatar: { name: env.AVATAR, dir: env.AVATARS_DIR },
     providers: { timeoutMs: env.PROVIDER_TIMEOUT_MS, maxRetries: env.PROVIDER_MAX_RETRIES },

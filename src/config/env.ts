@@ -69,6 +69,8 @@ export const envSchema = z.object({
   ENDPOINTING_MAX_DELAY_MS: positiveMs(3000),
   PREEMPTIVE_GENERATION: bool.default(true),
   ALLOW_INTERRUPTIONS: bool.default(true),
+  /** vad: any speech over the avatar interrupts it (local). adaptive: LiveKit Cloud's model tells barge-in from backchannel. */
+  INTERRUPTION_MODE: z.enum(['vad', 'adaptive'], { error: 'must be vad or adaptive' }).default('vad'),
 
   // Provider calls: how long one may take and how often it is retried before the turn is given up.
   PROVIDER_TIMEOUT_MS: z.coerce.number({ error: 'must be a number of milliseconds' }).int().min(500).max(60_000).default(10_000),

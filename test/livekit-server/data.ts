@@ -14,6 +14,8 @@ export interface DataSender {
   identity: string;
   sid: string;
   hidden: boolean;
+  /** An agent (kind AGENT or the `agent` grant): it may open text streams on another's behalf. */
+  agent?: boolean;
 }
 
 export interface DataRecipient {
@@ -29,9 +31,14 @@ export function decodeDataPacket(bytes: Uint8Array): DataPacket {
 /**
  * Stamps the sender on `packet` (in place) and returns whether it should be forwarded at all
  * (metrics are for the server; packets without a payload are dropped).
+ *
+ * As the Go server (since 1.8.2), one exception: an agent may open a text stream in another
+ * participant's name (the user's transcription, `senderIdentity`); the header keeps that identity
+ * and is marked `generated`. Its chunks and trailer are stamped as usual: clients match them by
+ * stream id.
  */
 export function stampSender(packet: DataPacket, sender: DataSender, label: string): boolean {
-  const identity = sender.hidden ? '' : sender.identity;
+  let identity = sender.hidden ? '' : sender.identity;
   packet.participantSid = sender.sid;
   // Trust the channel it came in on, not the kind the client wrote.
   packet.kind = label === LOSSY_LABEL ? DataPacket_Kind.LOSSY : DataPacket_Kind.RELIABLE;
@@ -46,6 +53,14 @@ export function stampSender(packet: DataPacket, sender: DataSender, label: strin
       value.value.participantIdentity = identity;
       if (packet.destinationIdentities.length > 0) value.value.destinationIdentities = packet.destinationIdentities;
       else packet.destinationIdentities = value.value.destinationIdentities;
+      break;
+    }
+    case 'streamHeader': {
+      const header = value.value.contentHeader;
+      if (sender.agent && packet.participantIdentity !== '' && packet.participantIdentity !== sender.identity && header.case === 'textHeader') {
+        header.value.generated = true;
+        identity = packet.participantIdentity;
+      }
       break;
     }
     default:

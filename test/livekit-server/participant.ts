@@ -481,7 +481,7 @@ export class Participant {
         this.log.warn(`${this.identity}: malformed data packet on ${channel.label} dropped: ${errorText(error)}`);
         return;
       }
-      if (!stampSender(packet, { identity: this.identity, sid: this.sid, hidden: this.hidden }, channel.label)) return;
+      if (!stampSender(packet, { identity: this.identity, sid: this.sid, hidden: this.hidden, agent: this.kind === ParticipantInfo_Kind.AGENT || this.permission.agent }, channel.label)) return;
       this.room.onData(this, packet, channel.label);
     };
   }

@@ -1,4 +1,4 @@
-import { useLocalParticipant, useTranscriptions } from '@livekit/components-react';
+import { useLocalParticipant, useTranscriptions, useVoiceAssistant } from '@livekit/components-react';
 import { useEffect, useRef } from 'react';
 import { toCaptionLines } from './captions';
 
@@ -6,7 +6,8 @@ import { toCaptionLines } from './captions';
 export function Captions() {
   const streams = useTranscriptions();
   const { localParticipant } = useLocalParticipant();
-  const lines = toCaptionLines(streams, localParticipant.identity);
+  const { state } = useVoiceAssistant();
+  const lines = toCaptionLines(streams, localParticipant.identity, undefined, state === 'speaking');
   const end = useRef<HTMLLIElement>(null);
   const last = lines.at(-1);
   useEffect(() => {

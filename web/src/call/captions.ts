@@ -20,8 +20,12 @@ export interface CaptionLine {
  * Both sides' captions from the room's transcription streams. The agent publishes the user's
  * transcript too, on the user's behalf (the stream's sender is the user's identity), so the sender
  * says who spoke. Segments are updated in place by later streams with the same segment id.
+ *
+ * The agent's reply is one delta stream (agents 1.9) whose header says final "false" and which is
+ * never sent again as final: it is final once the agent has stopped speaking (`agentSpeaking`
+ * false) or a later reply has started.
  */
-export function toCaptionLines(streams: readonly TranscriptionStream[], localIdentity: string, limit = 6): CaptionLine[] {
+export function toCaptionLines(streams: readonly TranscriptionStream[], localIdentity: string, limit = 6, agentSpeaking = false): CaptionLine[] {
   const lines: CaptionLine[] = [];
   for (const s of streams) {
     const text = s.text.trim();
@@ -35,5 +39,8 @@ export function toCaptionLines(streams: readonly TranscriptionStream[], localIde
     });
   }
   lines.sort((a, b) => a.at - b.at);
+  let lastAgent: CaptionLine | undefined;
+  for (const line of lines) if (line.speaker === 'agent') lastAgent = line;
+  for (const line of lines) if (line.speaker === 'agent' && !(agentSpeaking && line === lastAgent)) line.final = true;
   return lines.slice(-limit);
 }

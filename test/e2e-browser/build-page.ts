@@ -1,0 +1,27 @@
+/**
+ * The page as `npm run build:web` builds it (web/vite.config.ts), into a folder of the test's own:
+ * the test always runs the current web/ source, never a stale dist/web, and does not touch the
+ * dist/web a developer may be serving. Vite builds it in a couple of seconds.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from './worker-process.js';
+
+const run = promisify(execFile);
+
+export async function buildPage(outDir: string): Promise<void> {
+  const vite = join(REPO_ROOT, 'node_modules/vite/bin/vite.js');
+  try {
+    await run(process.execPath, [vite, 'build', '--config', 'web/vite.config.ts', '--outDir', outDir, '--emptyOutDir', '--sourcemap', 'false', '--logLevel', 'warn'], {
+      cwd: REPO_ROOT,
+      timeout: 60_000,
+      maxBuffer: 4 * 1024 * 1024,
+    });
+  } catch (error) {
+    const e = error as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`building the page (vite build --config web/vite.config.ts) failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+  }
+  if (!existsSync(join(outDir, 'index.html'))) throw new Error(`vite build wrote no index.html to ${outDir}`);
+}
