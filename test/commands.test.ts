@@ -87,7 +87,7 @@ describe('npm run converse', () => {
     const input = join(dir, 'question.wav');
     writeFileSync(input, encodeWav({ sampleRate: 16000, channels: 1, samples: question.samples }));
     const out = join(dir, 'reply.mp4');
-    const r = await run(['converse', '--input', input, '--out', out], {
+    const r = await run(['converse', '--input', input, '--out', out, '--timeout', '60'], {
       DEEPGRAM_API_KEY: 'dg-secret-key-42',
       STT_BASE_URL: deepgram.baseUrl,
       LLM_BASE_URL: openai.baseURL,
@@ -106,7 +106,7 @@ describe('npm run converse', () => {
     const audio = decodedAudio(out);
     expect(rms(audio)).toBeGreaterThan(0.01);
     expect(Number(info.format.duration)).toBeGreaterThan(2);
-  });
+  }, 120_000); // a whole subprocess pipeline: start-up, VAD load, the turn, encoding
 
   it('stops with the variable to fix when the config is incomplete', async () => {
     writeFileSync(join(dir, 'q.wav'), readFileSync(join(dir, 'question.wav')));
