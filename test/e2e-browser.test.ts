@@ -39,7 +39,7 @@ import {
   type BrowserSession,
   type VideoSample,
 } from './e2e-browser/browser.js';
-import { REPO_ROOT, startWorkerProcess, type WorkerProcess } from './e2e-browser/worker-process.js';
+import { REPO_ROOT, startWorkerProcess, type WorkerProcess } from './e2e/worker-process.js';
 import { startTestLiveKitServer, type TestLiveKitServer } from './livekit-server/index.js';
 
 const AGENT_NAME = 'e2e-browser-avatar';

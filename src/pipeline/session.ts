@@ -72,11 +72,12 @@ export function buildSession(config: Config, vad: VAD, overrides: SessionOverrid
       // The local audio end-of-turn model (v1-mini) runs offline in the worker's inference process.
       turnDetection: detection === 'model' ? new inference.TurnDetector({ version: 'v1-mini' }) : detection,
       endpointing: { minDelay: config.turn.minEndpointingDelayMs, maxDelay: config.turn.maxEndpointingDelayMs },
-      // VAD-based barge-in, always. Left unset, agents 1.9 turns on its "adaptive" interruption in
-      // dev mode (`npm run dev`), which streams the user's audio to LiveKit Cloud's inference
-      // gateway (agent-gateway.livekit.cloud, signed with LIVEKIT_API_KEY/SECRET): refused for a
-      // self-hosted server's keys, and while it retries, barge-in by voice activity is suspended.
-      interruption: { enabled: config.turn.allowInterruptions, mode: 'vad' },
+      // Always explicit (INTERRUPTION_MODE, vad by default). Left unset, agents 1.9 turns on its
+      // "adaptive" interruption in dev mode (`npm run dev`), which streams the user's audio to
+      // LiveKit Cloud's inference gateway (agent-gateway.livekit.cloud, signed with
+      // LIVEKIT_API_KEY/SECRET): refused for a self-hosted server's keys, and while it retries,
+      // barge-in by voice activity is suspended.
+      interruption: { enabled: config.turn.allowInterruptions, mode: config.turn.interruptionMode },
       preemptiveGeneration: { enabled: config.turn.preemptiveGeneration },
     },
   });

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from './worker-process.js';
+import { REPO_ROOT } from '../e2e/worker-process.js';
 
 const run = promisify(execFile);
 

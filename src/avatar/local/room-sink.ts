@@ -31,6 +31,16 @@ export class RoomMediaSink implements AvatarMediaSink {
   private format: MediaFormat | undefined;
   private publications: LocalTrackPublication[] = [];
   private audioChain: Promise<void> = Promise.resolve();
+  /**
+   * Audio pushed but still waiting in `audioChain` for the source to take it. The source takes a
+   * frame only when its own queue has room, so after the process stalls (ticks come due together)
+   * the surplus waits here; it is heard after what the source holds, and counts as queued.
+   */
+  private chainedSamples = 0;
+  /** Bumped by clearAudio(): frames chained before it are dropped instead of captured. */
+  private generation = 0;
+  /** The last audio pushed: the next video frame's own, which starts playing after the rest. */
+  private tickAudioMs = 0;
   private delayed = new Set<NodeJS.Timeout>();
 
   constructor(
@@ -62,17 +72,26 @@ export class RoomMediaSink implements AvatarMediaSink {
 
   pushAudio(pcm: Int16Array, speech: boolean): void {
     const source = this.audioSource;
-    if (!source || (!speech && source.queuedDuration === 0)) return;
+    if (!source || (!speech && this.queuedAudioMs() === 0)) return;
     const frame = new AudioFrame(pcm, this.format!.sampleRate, 1, pcm.length);
+    const generation = this.generation;
+    this.chainedSamples += pcm.length;
+    this.tickAudioMs = (pcm.length / this.format!.sampleRate) * 1000;
     this.audioChain = this.audioChain
-      .then(() => source.captureFrame(frame))
+      .then(() => {
+        if (generation !== this.generation) return undefined;
+        this.chainedSamples -= pcm.length;
+        return source.captureFrame(frame);
+      })
       .catch((err: unknown) => this.log.warn({ err }, 'avatar audio frame dropped'));
   }
 
   pushVideo(frame: RgbaFrame, timeMs: number): void {
     const source = this.videoSource;
     if (!source) return;
-    const holdMs = this.queuedAudioMs();
+    // Shown when its audio starts playing: after the audio queued ahead of it.
+    const holdMs = this.queuedAudioMs() - this.tickAudioMs;
+    this.tickAudioMs = 0;
     const timestampUs = BigInt(Math.round(timeMs * 1000));
     if (holdMs < 5) {
       source.captureFrame(new VideoFrame(frame.data, frame.width, frame.height, VideoBufferType.RGBA), timestampUs);
@@ -88,11 +107,15 @@ export class RoomMediaSink implements AvatarMediaSink {
   }
 
   clearAudio(): void {
+    this.generation++;
+    this.chainedSamples = 0;
+    this.tickAudioMs = 0;
     this.audioSource?.clearQueue();
   }
 
   queuedAudioMs(): number {
-    return this.audioSource?.queuedDuration ?? 0;
+    const chainedMs = this.format ? (this.chainedSamples / this.format.sampleRate) * 1000 : 0;
+    return (this.audioSource?.queuedDuration ?? 0) + chainedMs;
   }
 
   async close(): Promise<void> {
