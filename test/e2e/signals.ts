@@ -3,6 +3,7 @@
  * the lag between the voice and the mouth.
  */
 import type { ReceivedAudioFrame, ReceivedVideoFrame } from './viewer.js';
+import { pearson } from '../support/avatar-measures.js';
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -24,27 +25,6 @@ export function stddev(values: readonly number[]): number {
   return Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1));
 }
 
-export function pearson(a: readonly number[], b: readonly number[]): number {
-  const n = Math.min(a.length, b.length);
-  if (n < 2) return 0;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i]!;
-    mb += b[i]!;
-  }
-  ma /= n;
-  mb /= n;
-  let cov = 0;
-  let va = 0;
-  let vb = 0;
-  for (let i = 0; i < n; i++) {
-    cov += (a[i]! - ma) * (b[i]! - mb);
-    va += (a[i]! - ma) ** 2;
-    vb += (b[i]! - mb) ** 2;
-  }
-  return va === 0 || vb === 0 ? 0 : cov / Math.sqrt(va * vb);
-}
 
 export function between<T extends { at: number }>(frames: readonly T[], from: number, to: number): T[] {
   return frames.filter((f) => f.at >= from && f.at < to);
@@ -113,3 +93,4 @@ export function bestLag(
   }
   return best;
 }
+

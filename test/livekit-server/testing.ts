@@ -23,17 +23,8 @@ import { FfiRequest, livekitFfiRequest } from '@livekit/rtc-ffi-bindings';
 import type { TypedEventEmitter } from '@livekit/typed-emitter';
 import type { TestLiveKitServer, TokenOptions } from './index.js';
 
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { withTimeout } from '../fakes/wait.js';
+import { withTimeout } from '../fakes/wait.js';
 
 export async function waitUntil(condition: () => boolean, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;

@@ -35,6 +35,7 @@ export function speechEnvelope(sink: MemoryMediaSink): number[] {
 
 export function pearson(a: readonly number[], b: readonly number[]): number {
   const n = Math.min(a.length, b.length);
+  if (n < 2) return 0;
   let ma = 0;
   let mb = 0;
   for (let i = 0; i < n; i++) {
@@ -51,5 +52,5 @@ export function pearson(a: readonly number[], b: readonly number[]): number {
     va += (a[i]! - ma) ** 2;
     vb += (b[i]! - mb) ** 2;
   }
-  return cov / Math.sqrt(va * vb || 1);
+  return va === 0 || vb === 0 ? 0 : cov / Math.sqrt(va * vb);
 }
