@@ -4,7 +4,8 @@ import { dispose } from '@livekit/rtc-node';
 import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig } from './config/config.js';
+import { loadConfig } from './config/config.js';
+import { exitOnFatal } from './fatal.js';
 import { createLogger } from './logging.js';
 import { startWorkerMetricsEndpoint } from './metrics/worker-endpoint.js';
 
@@ -51,11 +52,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`config error: ${err.message}\n`);
-    process.exit(78); // EX_CONFIG
-  }
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+main().catch(exitOnFatal);

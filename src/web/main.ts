@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
-import { ConfigError } from '../config/config.js';
+import { exitOnFatal } from '../fatal.js';
 import { createLogger } from '../logging.js';
 import { isUnprotectedPublic, loadWebConfig } from './config.js';
 import { CONNECTION_PATH } from './api.js';
@@ -25,11 +25,4 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`config error: ${err.message}\n`);
-    process.exit(78); // EX_CONFIG
-  }
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+main().catch(exitOnFatal);
