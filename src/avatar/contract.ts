@@ -2,8 +2,19 @@ import type { voice } from '@livekit/agents';
 import type { Room } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
 import type { AvatarProfile } from '../config/avatar-profile.js';
-import type { LocalAvatarOutput } from './local/avatar-output.js';
+import type { AvatarKeys } from '../config/config.js';
+import type { LocalAvatarOutput, SegmentTimings } from './local/avatar-output.js';
 import type { AvatarMediaSink } from './local/media-sink.js';
+
+/** How the worker reaches LiveKit, for adapters that mint a token or call RoomService. */
+export interface LiveKitAccess {
+  /** The URL this worker uses (RoomService calls, a runner on the same network). */
+  url: string;
+  /** The URL as a provider's cloud reaches it (LIVEKIT_PUBLIC_URL), when it differs. */
+  publicUrl?: string;
+  apiKey: string;
+  apiSecret: string;
+}
 
 /**
  * Everything an adapter may use. The room is an edge, passed in: without one (tests, `converse`)
@@ -15,6 +26,15 @@ export interface AvatarContext {
   /** Where a local avatar's frames go when there is no room (or to override the room). */
   sink?: AvatarMediaSink;
   logger: Logger;
+  /** Avatar providers' keys and shared secrets, from the environment only. */
+  keys?: AvatarKeys;
+  /** Needed by the remote family (tokens for the avatar participant, removing it on close). */
+  livekit?: LiveKitAccess;
+}
+
+/** Anything that reports, per speech segment, when its first audio arrived and its first speaking frame left. */
+export interface SegmentTimingSource {
+  onSegmentTimings(listener: (t: SegmentTimings) => void): void;
 }
 
 /** A running avatar for one job. */
@@ -22,12 +42,21 @@ export interface AvatarHandle {
   readonly profile: AvatarProfile;
   /** The local family's output, already set as the session's audio output; absent otherwise. */
   readonly localOutput?: LocalAvatarOutput;
+  /** Per-segment timings for the latency breakdown (local output, renderer output, remote playback start). */
+  readonly timings?: SegmentTimingSource;
+  /**
+   * Resolves, with the reason, if the avatar stops serving mid-call (the provider's participant
+   * left, the renderer is gone for good). Never rejects. The registry then moves down the
+   * fallback chain and the conversation goes on.
+   */
+  readonly lost?: Promise<string>;
   close(): Promise<void>;
 }
 
 /**
  * One kind of avatar. `attach` runs before `AgentSession.start()` (the session's audio output
- * must be in place by then) and throws if the avatar cannot serve; the registry then falls back.
+ * must be in place by then) or mid-call when a previous avatar was lost; it sets
+ * `ctx.session.output.audio` and throws if the avatar cannot serve (the registry then falls back).
  * Local family: renders in this process and publishes tracks. Remote family: a provider's
  * participant joins the room and receives the speech over DataStream.
  */

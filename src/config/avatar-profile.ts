@@ -1,28 +1,13 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { localVideo, profileCommon as common } from './profile-common.js';
 
 /**
  * An avatar profile: avatars/<name>/avatar.json. It names the adapter that renders the avatar,
  * that adapter's settings, and where to fall back when it cannot serve. Each adapter family adds
  * its own variant to the union.
  */
-const profileName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, { error: 'must be a profile name (lowercase letters, digits, - or _)' });
-
-const common = {
-  /** Shown in logs and to the user when this avatar is in use. */
-  displayName: z.string().min(1).max(80).optional(),
-  description: z.string().max(500).optional(),
-  /** Profiles to try, in order, when this one fails; `none` (voice only) is always the last resort. */
-  fallback: z.array(profileName).max(8).default([]),
-};
-
-const localVideo = {
-  fps: z.number().int().min(10).max(60).default(25),
-  /** Sample rate of the avatar's published voice. */
-  sampleRate: z.union([z.literal(16000), z.literal(24000), z.literal(48000)]).default(24000),
-};
-
 export const builtinProfileSchema = z.object({
   adapter: z.literal('builtin'),
   ...common,

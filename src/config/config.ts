@@ -28,6 +28,20 @@ export type TtsConfig =
   | { provider: 'openai'; apiKey: string; model: string; voice: string; baseUrl?: string }
   | { provider: 'elevenlabs'; apiKey: string; model: string; voice: string; baseUrl?: string };
 
+/** Credentials avatar adapters may need; each adapter checks for its own and names the variable when missing. */
+export interface AvatarKeys {
+  tavus?: string;
+  liveavatar?: string;
+  hedra?: string;
+  bey?: string;
+  anam?: string;
+  lemonslice?: string;
+  /** AVATAR_LAUNCH_SECRET: sent to a self-hosted avatar runner's /launch. */
+  launchSecret?: string;
+  /** AVATAR_RENDERER_SECRET: bearer for a self-hosted renderer. */
+  rendererSecret?: string;
+}
+
 export interface Config {
   livekit: { url: string; apiKey: string; apiSecret: string; agentName?: string };
   stt: SttConfig;
@@ -42,7 +56,7 @@ export interface Config {
     allowInterruptions: boolean;
     interruptionMode: 'vad' | 'adaptive';
   };
-  avatar: { name: string; dir: string };
+  avatar: { name: string; dir: string; keys: AvatarKeys };
   providers: { timeoutMs: number; maxRetries: number };
   /** Operations: the latency budget a turn is checked against, Prometheus /metrics (0: off), drain on SIGTERM. */
   ops: { latencyBudgetMs: number; metricsPort: number; drainTimeoutMs: number; jobMemoryWarnMB: number; jobMemoryLimitMB: number };
@@ -98,7 +112,20 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       allowInterruptions: env.ALLOW_INTERRUPTIONS,
       interruptionMode: env.INTERRUPTION_MODE,
     },
-    avatar: { name: env.AVATAR, dir: env.AVATARS_DIR },
+    avatar: {
+      name: env.AVATAR,
+      dir: env.AVATARS_DIR,
+      keys: dropUndefined({
+        tavus: env.TAVUS_API_KEY,
+        liveavatar: env.LIVEAVATAR_API_KEY,
+        hedra: env.HEDRA_API_KEY,
+        bey: env.BEY_API_KEY,
+        anam: env.ANAM_API_KEY,
+        lemonslice: env.LEMONSLICE_API_KEY,
+        launchSecret: env.AVATAR_LAUNCH_SECRET,
+        rendererSecret: env.AVATAR_RENDERER_SECRET,
+      }),
+    },
     providers: { timeoutMs: env.PROVIDER_TIMEOUT_MS, maxRetries: env.PROVIDER_MAX_RETRIES },
     ops: {
       latencyBudgetMs: env.LATENCY_BUDGET_MS,
@@ -161,6 +188,10 @@ function requireKey(variable: string, value: string | undefined, baseUrl: string
   if (value) return value;
   if (baseUrl) return UNUSED_KEY;
   throw new ConfigError(variable, `${variable} (or ${alias}) is not set; set it, or set ${alternative}`);
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** Only our variables, and an empty value in a .env file means "not set", as people expect. */

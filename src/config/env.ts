@@ -92,6 +92,17 @@ export const envSchema = z.object({
   // Avatar
   AVATAR: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, { error: 'must name a folder under avatars/ (lowercase letters, digits, - or _)' }).default('default'),
   AVATARS_DIR: z.string().min(1).default('avatars'),
+  // Avatar providers' API keys (only the provider a profile names is needed)
+  TAVUS_API_KEY: z.string().min(1).optional(),
+  LIVEAVATAR_API_KEY: z.string().min(1).optional(),
+  HEDRA_API_KEY: z.string().min(1).optional(),
+  BEY_API_KEY: z.string().min(1).optional(),
+  ANAM_API_KEY: z.string().min(1).optional(),
+  LEMONSLICE_API_KEY: z.string().min(1).optional(),
+  /** Shared secret for `selfhosted` avatars: the worker sends it to the avatar runner's /launch. */
+  AVATAR_LAUNCH_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  /** Bearer secret the worker presents to a self-hosted GPU renderer (diffusion, splat). */
+  AVATAR_RENDERER_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
 
   // Web page and token endpoint (`npm run web`)
   /** The LiveKit URL as browsers reach it, when it differs from LIVEKIT_URL (e.g. wss://lk.example.com). */
@@ -128,4 +139,12 @@ export const SECRET_VARIABLES = [
   'TTS_API_KEY',
   'ELEVENLABS_API_KEY',
   'WEB_SHARED_KEY',
+  'TAVUS_API_KEY',
+  'LIVEAVATAR_API_KEY',
+  'HEDRA_API_KEY',
+  'BEY_API_KEY',
+  'ANAM_API_KEY',
+  'LEMONSLICE_API_KEY',
+  'AVATAR_LAUNCH_SECRET',
+  'AVATAR_RENDERER_SECRET',
 ] as const satisfies readonly (keyof Env)[];
