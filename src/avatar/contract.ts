@@ -37,6 +37,17 @@ export interface SegmentTimingSource {
   onSegmentTimings(listener: (t: SegmentTimings) => void): void;
 }
 
+/**
+ * The local family's shape: an audio output that plays the agent's speech out in real time and
+ * publishes, into a media sink, the video that matches it. The builtin face, the renderer
+ * protocol client and the Unreal bridge are each one; the avatar runner drives any of them.
+ */
+export interface LocalOutput extends voice.AudioOutput, SegmentTimingSource {
+  /** Open the sink and start the video clock (the avatar idles at once). */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** A running avatar for one job. */
 export interface AvatarHandle {
   readonly profile: AvatarProfile;
