@@ -28,11 +28,28 @@ export default defineAgent({
 
     const session = buildSession(config, ctx.proc.userData.vad as VAD);
     const timeline = new TurnTimeline();
-    const avatar = await attachAvatar({ session, room: ctx.room, logger }, config.avatar.dir, config.avatar.name);
-    ctx.addShutdownCallback(() => avatar.handle.close());
+    const avatar = await attachAvatar(
+      {
+        session,
+        room: ctx.room,
+        logger,
+        keys: config.avatar.keys,
+        // The server this job was dispatched from (its URL may differ from LIVEKIT_URL behind a proxy).
+        livekit: {
+          url: ctx.info.url || config.livekit.url,
+          apiKey: ctx.info.apiKey ?? config.livekit.apiKey,
+          apiSecret: ctx.info.apiSecret ?? config.livekit.apiSecret,
+          ...(config.livekit.publicUrl ? { publicUrl: config.livekit.publicUrl } : {}),
+        },
+      },
+      config.avatar.dir,
+      config.avatar.name,
+    );
+    ctx.addShutdownCallback(() => avatar.close());
     for (const f of avatar.fallbacks) reporter.avatarFallback(f.profile, f.reason);
+    avatar.onFallback((f) => reporter.avatarFallback(f.profile, f.reason));
 
-    observeTurns(session, timeline, avatar.handle.localOutput);
+    observeTurns(session, timeline, avatar.timings);
     // Per turn: log line, over-budget warning naming the slowest stage, /metrics, `avatar.latency` data message.
     reportTurns(timeline, {
       logger,

@@ -35,6 +35,8 @@ export interface AvatarContext {
 /** Anything that reports, per speech segment, when its first audio arrived and its first speaking frame left. */
 export interface SegmentTimingSource {
   onSegmentTimings(listener: (t: SegmentTimings) => void): void;
+  /** False while the source has nothing to report (a relay whose current avatar is voice only). */
+  readonly reporting?: boolean;
 }
 
 /**

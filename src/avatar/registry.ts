@@ -1,6 +1,8 @@
+import { EventEmitter } from 'node:events';
 import { loadAvatarProfile, VOICE_ONLY_PROFILE, type AvatarProfile } from '../config/avatar-profile.js';
 import { builtinAdapter } from './builtin.js';
-import type { AvatarAdapter, AvatarContext, AvatarHandle } from './contract.js';
+import type { AvatarAdapter, AvatarContext, AvatarHandle, SegmentTimingSource } from './contract.js';
+import type { SegmentTimings } from './local/avatar-output.js';
 import { noneAdapter } from './none.js';
 
 export function adapterFor(profile: AvatarProfile): AvatarAdapter {
@@ -12,50 +14,142 @@ export function adapterFor(profile: AvatarProfile): AvatarAdapter {
   }
 }
 
+/** A profile that could not serve, and why (shown to the user, logged, counted in /metrics). */
+export interface AvatarFallback {
+  profile: string;
+  reason: string;
+}
+
 export interface AttachedAvatar {
-  handle: AvatarHandle;
-  /** Profiles that were tried and failed before `handle`'s, with the reason. */
-  fallbacks: { profile: string; reason: string }[];
+  /** The avatar showing now; it changes when a mid-call loss moves down the fallback chain. */
+  readonly handle: AvatarHandle;
+  /** Profiles that were tried and failed (at start or mid-call), oldest first, with the reason. */
+  readonly fallbacks: AvatarFallback[];
+  /** Per-segment timings from whichever avatar is showing. */
+  readonly timings: SegmentTimingSource;
+  /** Called on every fallback after start (mid-call), once the next avatar is showing. */
+  onFallback(listener: (fallback: AvatarFallback, now: AvatarHandle) => void): void;
+  close(): Promise<void>;
 }
 
 /**
- * Attach the named avatar, walking its fallback chain when an avatar cannot serve. Voice only is
- * always the last resort, so a conversation never fails for want of a face.
+ * Attach the named avatar, walking its fallback chain when an avatar cannot serve, and keep
+ * walking it if the avatar is lost mid-call (a provider's participant leaves, a renderer dies):
+ * the next adapter takes over the session's audio output and the conversation goes on. Voice only
+ * is always the last resort, so a conversation never fails for want of a face.
  */
-export async function attachAvatar(ctx: AvatarContext, dir: string, name: string): Promise<AttachedAvatar> {
-  const fallbacks: AttachedAvatar['fallbacks'] = [];
-  const tried = new Set<string>();
-  const queue: string[] = [name];
-  while (queue.length > 0) {
-    const next = queue.shift()!;
-    if (tried.has(next)) continue;
-    tried.add(next);
-    let profile: AvatarProfile | undefined;
-    try {
-      profile = await loadAvatarProfile(dir, next);
-      const handle = await adapterFor(profile).attach(ctx);
-      await describeAvatar(ctx, handle.profile, fallbacks);
-      if (fallbacks.length) ctx.logger.warn({ avatar: next, fallbacks }, `avatar ${name} unavailable; using ${next}`);
-      else ctx.logger.info({ avatar: next, adapter: profile.adapter }, 'avatar attached');
-      return { handle, fallbacks };
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      fallbacks.push({ profile: next, reason });
-      ctx.logger.warn({ avatar: next, reason }, 'avatar failed to start; trying the next in its fallback chain');
-      queue.unshift(...(profile?.fallback ?? []));
-    }
+export async function attachAvatar(
+  ctx: AvatarContext,
+  dir: string,
+  name: string,
+  opts: { adapterFor?: (profile: AvatarProfile) => AvatarAdapter } = {},
+): Promise<AttachedAvatar> {
+  const supervisor = new AvatarSupervisor(ctx, dir, opts.adapterFor ?? adapterFor);
+  await supervisor.start(name);
+  return supervisor;
+}
+
+class AvatarSupervisor implements AttachedAvatar {
+  readonly fallbacks: AvatarFallback[] = [];
+  readonly timings: SegmentTimingSource;
+  private current: AvatarHandle | undefined;
+  private readonly tried = new Set<string>();
+  /** Profiles still to try after the current one, in order. */
+  private remaining: string[] = [];
+  private readonly events = new EventEmitter();
+  private closed = false;
+
+  constructor(
+    private readonly ctx: AvatarContext,
+    private readonly dir: string,
+    private readonly resolve: (profile: AvatarProfile) => AvatarAdapter,
+  ) {
+    // One stable source for observers: it relays whichever avatar is showing at the time.
+    const self = this;
+    this.timings = {
+      onSegmentTimings: (listener) => this.events.on('segment_timings', listener),
+      get reporting() {
+        return Boolean(self.current && (self.current.timings ?? self.current.localOutput));
+      },
+    };
   }
-  const handle = await noneAdapter(VOICE_ONLY_PROFILE).attach(ctx);
-  await describeAvatar(ctx, handle.profile, fallbacks);
-  ctx.logger.warn({ fallbacks }, `no avatar could start; continuing voice only`);
-  return { handle, fallbacks };
+
+  get handle(): AvatarHandle {
+    if (!this.current) throw new Error('avatar not attached yet');
+    return this.current;
+  }
+
+  onFallback(listener: (fallback: AvatarFallback, now: AvatarHandle) => void): void {
+    this.events.on('fallback', listener);
+  }
+
+  async start(name: string): Promise<void> {
+    await this.walk([name], name);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.current?.close();
+  }
+
+  private async walk(queue: string[], requested: string): Promise<void> {
+    while (queue.length > 0 && !this.closed) {
+      const next = queue.shift()!;
+      if (this.tried.has(next)) continue;
+      this.tried.add(next);
+      let profile: AvatarProfile | undefined;
+      try {
+        profile = await loadAvatarProfile(this.dir, next);
+        const handle = await this.resolve(profile).attach(this.ctx);
+        this.remaining = [...profile.fallback, ...queue];
+        await this.show(handle);
+        if (this.fallbacks.length) this.ctx.logger.warn({ avatar: next, fallbacks: this.fallbacks }, `avatar ${requested} unavailable; using ${next}`);
+        else this.ctx.logger.info({ avatar: next, adapter: profile.adapter }, 'avatar attached');
+        return;
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        this.fallbacks.push({ profile: next, reason });
+        this.ctx.logger.warn({ avatar: next, reason }, 'avatar failed to start; trying the next in its fallback chain');
+        queue.unshift(...(profile?.fallback ?? []));
+      }
+    }
+    if (this.closed) return;
+    await this.show(await noneAdapter(VOICE_ONLY_PROFILE).attach(this.ctx));
+    this.ctx.logger.warn({ fallbacks: this.fallbacks }, 'no avatar could start; continuing voice only');
+  }
+
+  private async show(handle: AvatarHandle): Promise<void> {
+    this.current = handle;
+    (handle.timings ?? handle.localOutput)?.onSegmentTimings((t: SegmentTimings) => {
+      if (this.current === handle) this.events.emit('segment_timings', t);
+    });
+    void handle.lost?.then((reason) => this.onLost(handle, reason));
+    await describeAvatar(this.ctx, handle.profile, this.fallbacks);
+  }
+
+  /** Mid-call: the avatar showing stopped serving. Close it and take the next in the chain. */
+  private async onLost(handle: AvatarHandle, reason: string): Promise<void> {
+    if (this.closed || this.current !== handle) return;
+    const fallback = { profile: handle.profile.name, reason };
+    this.fallbacks.push(fallback);
+    this.ctx.logger.warn({ avatar: handle.profile.name, reason }, 'avatar lost mid-call; moving down its fallback chain');
+    await handle.close().catch((err: unknown) => this.ctx.logger.debug({ err }, 'closing the lost avatar failed'));
+    try {
+      await this.walk(this.remaining, handle.profile.name);
+    } catch (err) {
+      // walk() only throws if even voice only fails, which would be a bug; the call still goes on.
+      this.ctx.logger.error({ err }, 'could not attach a fallback avatar');
+      return;
+    }
+    if (!this.closed) this.events.emit('fallback', fallback, this.current);
+  }
 }
 
 /**
  * Tell the room which avatar is showing and why, as attributes of the agent participant, so a
  * front end can say "avatar unavailable, voice only" instead of showing a black tile.
  */
-async function describeAvatar(ctx: AvatarContext, profile: AvatarProfile, fallbacks: AttachedAvatar['fallbacks']): Promise<void> {
+async function describeAvatar(ctx: AvatarContext, profile: AvatarProfile, fallbacks: AvatarFallback[]): Promise<void> {
   const participant = ctx.room?.localParticipant;
   if (!participant) return;
   const last = fallbacks.at(-1);

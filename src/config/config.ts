@@ -43,7 +43,14 @@ export interface AvatarKeys {
 }
 
 export interface Config {
-  livekit: { url: string; apiKey: string; apiSecret: string; agentName?: string };
+  livekit: {
+    url: string;
+    apiKey: string;
+    apiSecret: string;
+    agentName?: string;
+    /** LIVEKIT_PUBLIC_URL: where browsers and avatar providers' clouds reach LiveKit, when it differs from url. */
+    publicUrl?: string;
+  };
   stt: SttConfig;
   llm: LlmConfig;
   tts: TtsConfig;
@@ -93,6 +100,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       apiKey: env.LIVEKIT_API_KEY,
       apiSecret: env.LIVEKIT_API_SECRET,
       ...(env.LIVEKIT_AGENT_NAME ? { agentName: env.LIVEKIT_AGENT_NAME } : {}),
+      ...(env.LIVEKIT_PUBLIC_URL ? { publicUrl: env.LIVEKIT_PUBLIC_URL } : {}),
     },
     stt: sttConfig(env),
     llm: {

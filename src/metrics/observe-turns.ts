@@ -1,12 +1,12 @@
 import { voice } from '@livekit/agents';
-import type { LocalAvatarOutput } from '../avatar/local/avatar-output.js';
+import type { SegmentTimingSource } from '../avatar/contract.js';
 import type { TurnTimeline } from './turn-timeline.js';
 
 /**
  * Feeds a TurnTimeline from the session's own events and the avatar's output. The LLM and TTS
  * marks come from ConversationAgent's node taps, which see the first token and first audio.
  */
-export function observeTurns(session: voice.AgentSession, timeline: TurnTimeline, avatarOutput?: LocalAvatarOutput): void {
+export function observeTurns(session: voice.AgentSession, timeline: TurnTimeline, avatarTimings?: SegmentTimingSource): void {
   session.on(voice.AgentSessionEventTypes.MetricsCollected, (ev) => {
     const m = ev.metrics;
     // The end-of-utterance report carries when the user actually stopped speaking, before the
@@ -16,11 +16,12 @@ export function observeTurns(session: voice.AgentSession, timeline: TurnTimeline
   session.on(voice.AgentSessionEventTypes.UserInputTranscribed, (ev) => {
     if (ev.isFinal) timeline.markTranscript(ev.createdAt ?? Date.now());
   });
-  if (avatarOutput) {
-    avatarOutput.onSegmentTimings((t) => timeline.markFirstAvatarFrame(t.firstSpeakingFrameAt));
-  } else {
-    session.on(voice.AgentSessionEventTypes.AgentStateChanged, (ev) => {
-      if (ev.newState === 'speaking') timeline.markFirstAvatarFrame(ev.createdAt ?? Date.now());
-    });
+  if (avatarTimings) {
+    avatarTimings.onSegmentTimings((t) => timeline.markFirstAvatarFrame(t.firstSpeakingFrameAt));
   }
+  // Voice only (or an avatar that reports no timings): the agent starting to speak is the mark.
+  session.on(voice.AgentSessionEventTypes.AgentStateChanged, (ev) => {
+    if (avatarTimings?.reporting ?? avatarTimings !== undefined) return;
+    if (ev.newState === 'speaking') timeline.markFirstAvatarFrame(ev.createdAt ?? Date.now());
+  });
 }

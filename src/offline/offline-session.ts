@@ -34,12 +34,12 @@ export async function startOfflineSession(opts: { config: Config; sink: AvatarMe
   session.input.audio = input;
   const avatar = await attachAvatar({ session, sink, logger }, config.avatar.dir, config.avatar.name);
   if (!avatar.handle.localOutput) {
-    await avatar.handle.close();
+    await avatar.close();
     await input.close();
     throw new Error(`avatar ${avatar.handle.profile.name} (${avatar.handle.profile.adapter}) renders no local video; offline runs need a local avatar such as AVATAR=default`);
   }
   const timeline = new TurnTimeline();
-  observeTurns(session, timeline, avatar.handle.localOutput);
+  observeTurns(session, timeline, avatar.timings);
   await session.start({ agent: new ConversationAgent(config, timeline) });
   return {
     session,
@@ -49,7 +49,7 @@ export async function startOfflineSession(opts: { config: Config; sink: AvatarMe
     close: async () => {
       await session.close().catch((err: unknown) => logger.warn({ err }, 'session close failed'));
       await input.close();
-      await avatar.handle.close();
+      await avatar.close();
     },
   };
 }
