@@ -1,6 +1,6 @@
 import { defineAgent, voice, type JobContext, type JobProcess, type VAD } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
-import { attachAvatar } from './avatar/registry.js';
+import { attachAvatar, rendersLocally } from './avatar/registry.js';
 import { loadConfig } from './config/config.js';
 import { createLogger } from './logging.js';
 import { connectJobReporter } from './metrics/job-reporter.js';
@@ -47,7 +47,11 @@ export default defineAgent({
     );
     ctx.addShutdownCallback(() => avatar.close());
     for (const f of avatar.fallbacks) reporter.avatarFallback(f.profile, f.reason);
-    avatar.onFallback((f) => reporter.avatarFallback(f.profile, f.reason));
+    reporter.avatar(avatar.handle.profile.adapter, rendersLocally(avatar.handle.profile.adapter), avatar.attachMs);
+    avatar.onFallback((f, now) => {
+      reporter.avatarFallback(f.profile, f.reason);
+      reporter.avatar(now.profile.adapter, rendersLocally(now.profile.adapter), avatar.attachMs);
+    });
 
     observeTurns(session, timeline, avatar.timings);
     // Per turn: log line, over-budget warning naming the slowest stage, /metrics, `avatar.latency` data message.

@@ -8,6 +8,7 @@ import { loadConfig } from './config/config.js';
 import { exitOnFatal } from './fatal.js';
 import { createLogger } from './logging.js';
 import { startWorkerMetricsEndpoint } from './metrics/worker-endpoint.js';
+import { createWorkerLoad, defaultMaxLocalRenders } from './metrics/worker-load.js';
 
 /**
  * The command line.
@@ -33,7 +34,12 @@ async function main(): Promise<void> {
   const config = loadConfig();
   // /metrics lives here, in the main process; job processes (forked below, inheriting the hub's
   // address from the environment) send their turns to it. See docs/latency.md.
-  await startWorkerMetricsEndpoint({ port: config.ops.metricsPort, logger: createLogger({ level: config.logLevel, secrets: config.secrets }) });
+  const endpoint = await startWorkerMetricsEndpoint({ port: config.ops.metricsPort, logger: createLogger({ level: config.logLevel, secrets: config.secrets }) });
+  // Without the hub (METRICS_PORT=0) renders cannot be counted; the load is then CPU alone.
+  const loadFunc = createWorkerLoad({
+    localRenders: () => endpoint?.hub.localRenders ?? 0,
+    maxLocalRenders: config.ops.maxAvatarRenders || defaultMaxLocalRenders(),
+  });
   // The agents framework imports this file in each job process; same extension as ours (.ts
   // under tsx in development, .js once built).
   const agentFile = fileURLToPath(new URL(`./agent${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
@@ -48,6 +54,11 @@ async function main(): Promise<void> {
       drainTimeout: config.ops.drainTimeoutMs,
       jobMemoryWarnMB: config.ops.jobMemoryWarnMB,
       jobMemoryLimitMB: config.ops.jobMemoryLimitMB,
+      loadFunc: () => loadFunc(),
+      host: config.ops.health.host,
+      ...(config.ops.health.port !== undefined ? { port: config.ops.health.port } : {}),
+      ...(config.ops.idleProcesses !== undefined ? { numIdleProcesses: config.ops.idleProcesses } : {}),
+      ...(config.ops.loadThreshold !== undefined ? { loadThreshold: config.ops.loadThreshold } : {}),
     }),
   );
 }

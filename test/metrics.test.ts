@@ -15,6 +15,8 @@ import { reportTurns, type PublishData } from '../src/metrics/report-turns.js';
 import { loadConfig } from '../src/config/config.js';
 import { TurnTimeline, type TurnTimings } from '../src/metrics/turn-timeline.js';
 import { startWorkerMetricsEndpoint } from '../src/metrics/worker-endpoint.js';
+import { createWorkerLoad, defaultMaxLocalRenders } from '../src/metrics/worker-load.js';
+import { sampleCpuLoad } from '../src/metrics/cpu-load.js';
 import { classifyFallbackReason, WorkerMetrics } from '../src/metrics/worker-metrics.js';
 
 /** A slow turn: the LLM's first token took 900 of its 1400 ms. */
@@ -98,7 +100,7 @@ describe('latency budget', () => {
     reportTurns(timeline, {
       logger,
       budgetMs: 1000,
-      reporter: { turn: (t) => void reported.push(t), avatarFallback: () => {}, close: async () => {} },
+      reporter: { turn: (t) => void reported.push(t), avatarFallback: () => {}, avatar: () => {}, close: async () => {} },
       publish,
     });
     for (const t of [QUICK, SLOW_LLM]) {
@@ -124,7 +126,7 @@ describe('latency budget', () => {
 
   it('reads LATENCY_BUDGET_MS, METRICS_PORT and DRAIN_TIMEOUT_MS with their defaults', () => {
     const keys = { DEEPGRAM_API_KEY: 'dg-test-123456', OPENAI_API_KEY: 'sk-test-123456' };
-    expect(loadConfig(keys).ops).toEqual({ latencyBudgetMs: 1000, metricsPort: 9464, drainTimeoutMs: 1_800_000, jobMemoryWarnMB: 1500, jobMemoryLimitMB: 0 });
+    expect(loadConfig(keys).ops).toEqual({ latencyBudgetMs: 1000, metricsPort: 9464, drainTimeoutMs: 1_800_000, jobMemoryWarnMB: 1500, jobMemoryLimitMB: 0, maxAvatarRenders: 0, health: { host: '0.0.0.0' } });
     expect(() => loadConfig({ ...keys, JOB_MEMORY_LIMIT_MB: '1000' })).toThrow(/JOB_MEMORY_LIMIT_MB \(1000\) must be above JOB_MEMORY_WARN_MB/);
     expect(loadConfig({ ...keys, LATENCY_BUDGET_MS: '800', METRICS_PORT: '0', DRAIN_TIMEOUT_MS: '' }).ops).toMatchObject({
       latencyBudgetMs: 800,
@@ -261,6 +263,63 @@ describe('job processes → main process /metrics', () => {
     await reporter.close();
     await until(() => hub.activeJobs === 0);
     expect(sample((await m.exposition()).body, 'voice_avatar_active_jobs')).toBe(0);
+  });
+
+  it('counts the avatars rendering locally per job (not remote ones), follows fallbacks, and forgets a job that ends', async () => {
+    const m = new WorkerMetrics();
+    const hub = await startMetricsHub(m, { socketPath: tempSocketPath() });
+    cleanups.push(() => hub.close());
+    const a = connectJobReporter('AJ_a', { socketPath: hub.socketPath });
+    const b = connectJobReporter('AJ_b', { socketPath: hub.socketPath });
+    a.avatar('builtin', true, 120);
+    b.avatar('tavus', false, 4200);
+    await until(() => hub.activeJobs === 2);
+    await until(async () => sample((await m.exposition()).body, 'voice_avatar_active_avatars{adapter="tavus"}') === 1);
+    expect(hub.localRenders).toBe(1);
+    // The provider's avatar left mid-call: job b now renders the builtin face itself.
+    b.avatarFallback('tavus', 'tavus-avatar-agent left the room');
+    b.avatar('builtin', true, 90);
+    await until(() => hub.localRenders === 2);
+    let body = (await m.exposition()).body;
+    expect(sample(body, 'voice_avatar_active_avatars{adapter="builtin"}')).toBe(2);
+    expect(sample(body, 'voice_avatar_active_avatars{adapter="tavus"}')).toBe(0);
+    expect(sample(body, 'voice_avatar_avatar_fallbacks_total{reason="lost_mid_call"}')).toBe(1);
+    expect(sample(body, 'voice_avatar_avatar_join_seconds_count{adapter="tavus"}')).toBe(1);
+    await a.close();
+    await until(() => hub.localRenders === 1);
+    body = (await m.exposition()).body;
+    expect(sample(body, 'voice_avatar_active_avatars{adapter="builtin"}')).toBe(1);
+    await b.close();
+    await until(() => hub.localRenders === 0);
+  });
+
+  it('the load LiveKit sees is the larger of CPU and the render share, so a burst of calls cannot overfill a quiet worker', async () => {
+    let renders = 0;
+    let cpu = 0.1;
+    const load = createWorkerLoad({ localRenders: () => renders, maxLocalRenders: 4, cpu: async () => cpu });
+    expect(await load()).toBeCloseTo(0.1);
+    renders = 3;
+    expect(await load()).toBeCloseTo(0.75);
+    cpu = 0.9;
+    expect(await load()).toBeCloseTo(0.9);
+    renders = 9;
+    expect(await load()).toBe(1);
+    // A CPU probe that fails does not take the worker out of rotation by itself.
+    const broken = createWorkerLoad({ localRenders: () => 1, maxLocalRenders: 4, cpu: async () => Promise.reject(new Error('no /proc')) });
+    expect(await broken()).toBeCloseTo(0.25);
+    expect(defaultMaxLocalRenders(2)).toBe(6);
+    expect(defaultMaxLocalRenders(0.5)).toBe(1);
+    // The real probe answers a fraction.
+    const real = await sampleCpuLoad(100);
+    expect(real).toBeGreaterThanOrEqual(0);
+    expect(real).toBeLessThanOrEqual(1);
+  });
+
+  it('classifies fallback reasons from the remote and renderer families', () => {
+    expect(classifyFallbackReason('TAVUS_API_KEY is not set; set it in the environment')).toBe('missing_key');
+    expect(classifyFallbackReason('tavus: 402 Payment Required: check your Tavus plan and credits')).toBe('provider_error');
+    expect(classifyFallbackReason('hedra-avatar-agent did not publish video within 20000 ms')).toBe('join_timeout');
+    expect(classifyFallbackReason('tavus-avatar-agent left the room')).toBe('lost_mid_call');
   });
 
   it('ignores malformed lines and keeps the connection', async () => {

@@ -5,6 +5,16 @@ import type { AvatarAdapter, AvatarContext, AvatarHandle, SegmentTimingSource } 
 import type { SegmentTimings } from './local/avatar-output.js';
 import { noneAdapter } from './none.js';
 
+/**
+ * Adapters whose video this worker makes itself (draws, or decodes and re-encodes): they cost CPU
+ * per conversation, so the worker's load function counts them. Remote providers render elsewhere.
+ */
+const LOCAL_RENDERING_ADAPTERS: ReadonlySet<string> = new Set(['builtin', 'diffusion', 'splat', 'unreal']);
+
+export function rendersLocally(adapter: string): boolean {
+  return LOCAL_RENDERING_ADAPTERS.has(adapter);
+}
+
 export function adapterFor(profile: AvatarProfile): AvatarAdapter {
   switch (profile.adapter) {
     case 'builtin':
@@ -25,6 +35,8 @@ export interface AttachedAvatar {
   readonly handle: AvatarHandle;
   /** Profiles that were tried and failed (at start or mid-call), oldest first, with the reason. */
   readonly fallbacks: AvatarFallback[];
+  /** How long the avatar showing took to attach (a provider's participant joining with video, a renderer's session start). */
+  readonly attachMs: number;
   /** Per-segment timings from whichever avatar is showing. */
   readonly timings: SegmentTimingSource;
   /** Called on every fallback after start (mid-call), once the next avatar is showing. */
@@ -52,6 +64,7 @@ export async function attachAvatar(
 class AvatarSupervisor implements AttachedAvatar {
   readonly fallbacks: AvatarFallback[] = [];
   readonly timings: SegmentTimingSource;
+  attachMs = 0;
   private current: AvatarHandle | undefined;
   private readonly tried = new Set<string>();
   /** Profiles still to try after the current one, in order. */
@@ -100,7 +113,9 @@ class AvatarSupervisor implements AttachedAvatar {
       let profile: AvatarProfile | undefined;
       try {
         profile = await loadAvatarProfile(this.dir, next);
+        const startedAt = performance.now();
         const handle = await this.resolve(profile).attach(this.ctx);
+        this.attachMs = Math.round(performance.now() - startedAt);
         this.remaining = [...profile.fallback, ...queue];
         await this.show(handle);
         if (this.fallbacks.length) this.ctx.logger.warn({ avatar: next, fallbacks: this.fallbacks }, `avatar ${requested} unavailable; using ${next}`);
@@ -114,6 +129,7 @@ class AvatarSupervisor implements AttachedAvatar {
       }
     }
     if (this.closed) return;
+    this.attachMs = 0;
     await this.show(await noneAdapter(VOICE_ONLY_PROFILE).attach(this.ctx));
     this.ctx.logger.warn({ fallbacks: this.fallbacks }, 'no avatar could start; continuing voice only');
   }

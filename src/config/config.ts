@@ -66,7 +66,19 @@ export interface Config {
   avatar: { name: string; dir: string; keys: AvatarKeys };
   providers: { timeoutMs: number; maxRetries: number };
   /** Operations: the latency budget a turn is checked against, Prometheus /metrics (0: off), drain on SIGTERM. */
-  ops: { latencyBudgetMs: number; metricsPort: number; drainTimeoutMs: number; jobMemoryWarnMB: number; jobMemoryLimitMB: number };
+  ops: {
+    latencyBudgetMs: number;
+    metricsPort: number;
+    drainTimeoutMs: number;
+    jobMemoryWarnMB: number;
+    jobMemoryLimitMB: number;
+    health: { host: string; port?: number };
+    idleProcesses?: number;
+    /** Unset: the agents default (0.7 in production, never full in dev). */
+    loadThreshold?: number;
+    /** 0: derived from the CPU cores. */
+    maxAvatarRenders: number;
+  };
   logLevel: Env['LOG_LEVEL'];
   /** Every secret value in force, so logs can scrub them wherever they appear. */
   secrets: string[];
@@ -141,6 +153,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
       jobMemoryWarnMB: env.JOB_MEMORY_WARN_MB,
       jobMemoryLimitMB: env.JOB_MEMORY_LIMIT_MB,
+      health: { host: env.HEALTH_HOST, ...(env.HEALTH_PORT !== undefined ? { port: env.HEALTH_PORT } : {}) },
+      ...(env.WORKER_IDLE_PROCESSES !== undefined ? { idleProcesses: env.WORKER_IDLE_PROCESSES } : {}),
+      ...(env.WORKER_LOAD_THRESHOLD !== undefined ? { loadThreshold: env.WORKER_LOAD_THRESHOLD } : {}),
+      maxAvatarRenders: env.WORKER_MAX_AVATAR_RENDERS,
     },
     logLevel: env.LOG_LEVEL,
     secrets: [],

@@ -85,6 +85,15 @@ export const envSchema = z.object({
     .min(10_000, { error: 'must be at least 10000 (it is in milliseconds: 1800000 is 30 minutes)' })
     .max(86_400_000, { error: 'must be at most 86400000 (24 hours)' })
     .default(1_800_000),
+  /** The agents health server (`/` 200, or 503 while LiveKit is unreachable; `/worker`). Unset: 8081 in production, any free port in dev. */
+  HEALTH_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(1).max(65_535).optional(),
+  HEALTH_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Job processes kept started and warm (VAD loaded) for the next calls. Unset: min(cores, 4) in production, none in dev. */
+  WORKER_IDLE_PROCESSES: z.coerce.number({ error: 'must be a whole number from 1 to 32' }).int().min(1).max(32).optional(),
+  /** LiveKit stops sending jobs to this worker at this load (0..1); unset: 0.7 in production (`start`), never in dev. */
+  WORKER_LOAD_THRESHOLD: z.coerce.number({ error: 'must be a number between 0.05 and 1' }).min(0.05).max(1).optional(),
+  /** Conversations with a locally rendered avatar this worker carries at full load (0: 3 per CPU core). */
+  WORKER_MAX_AVATAR_RENDERS: z.coerce.number({ error: 'must be a whole number (0: derived from the CPU cores)' }).int().min(0).max(10_000).default(0),
   // Per conversation (job process): a warning above the first, the job is ended above the second (0: no limit).
   JOB_MEMORY_WARN_MB: z.coerce.number({ error: 'must be a number of megabytes' }).int().min(100).max(65_536).default(1500),
   JOB_MEMORY_LIMIT_MB: z.coerce.number({ error: 'must be a number of megabytes (0: no limit)' }).int().min(0).max(65_536).default(0),

@@ -26,6 +26,17 @@ export const jobEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('job'), jobId: z.string().max(200) }),
   z.object({ type: z.literal('turn'), turn: turnTimingsSchema, budgetMs: z.number().int().min(1) }),
   z.object({ type: z.literal('avatar_fallback'), profile: z.string().max(200), reason: z.string().max(2000) }),
+  /**
+   * The avatar now showing in this job (at start and after each fallback): what it costs this
+   * worker (`rendersLocally`: the worker draws or decodes and encodes video itself) and, for one
+   * that joins or connects, how long that took.
+   */
+  z.object({
+    type: z.literal('avatar'),
+    adapter: z.string().max(40),
+    rendersLocally: z.boolean(),
+    joinMs: z.number().min(0).max(600_000).optional(),
+  }),
 ]);
 
 export type JobEvent = z.infer<typeof jobEventSchema>;

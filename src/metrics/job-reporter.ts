@@ -6,10 +6,12 @@ import type { TurnTimings } from './turn-timeline.js';
 export interface JobReporter {
   turn(turn: TurnTimings, budgetMs: number): void;
   avatarFallback(profile: string, reason: string): void;
+  /** The avatar now showing (at start and after each fallback). */
+  avatar(adapter: string, rendersLocally: boolean, joinMs?: number): void;
   close(): Promise<void>;
 }
 
-const NOOP: JobReporter = { turn: () => {}, avatarFallback: () => {}, close: async () => {} };
+const NOOP: JobReporter = { turn: () => {}, avatarFallback: () => {}, avatar: () => {}, close: async () => {} };
 
 /**
  * Connect this job to the main process's metrics hub. The connection itself counts the job as
@@ -34,6 +36,8 @@ export function connectJobReporter(jobId: string, opts: { socketPath?: string; o
   return {
     turn: (turn, budgetMs) => send({ type: 'turn', turn: { ...turn }, budgetMs }),
     avatarFallback: (profile, reason) => send({ type: 'avatar_fallback', profile: profile.slice(0, 200), reason: reason.slice(0, 2000) }),
+    avatar: (adapter, rendersLocally, joinMs) =>
+      send({ type: 'avatar', adapter: adapter.slice(0, 40), rendersLocally, ...(joinMs !== undefined ? { joinMs: Math.min(600_000, Math.max(0, joinMs)) } : {}) }),
     close: () =>
       new Promise<void>((resolve) => {
         const s = socket;

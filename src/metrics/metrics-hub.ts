@@ -9,6 +9,8 @@ export interface MetricsHub {
   readonly socketPath: string;
   /** Jobs connected right now. */
   readonly activeJobs: number;
+  /** Jobs whose avatar renders in this worker right now (builtin, renderer client, Unreal bridge): what costs CPU. */
+  readonly localRenders: number;
   close(): Promise<void>;
 }
 
@@ -32,10 +34,22 @@ export async function startMetricsHub(metrics: WorkerMetrics, opts: { socketPath
   if (existsSync(socketPath)) unlinkSync(socketPath);
   const sockets = new Set<Socket>();
   let active = 0;
+  let renders = 0;
 
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     let counted = false;
+    let rendering = false;
+    let adapter: string | undefined;
+    const setAvatar = (next: string | undefined, local: boolean) => {
+      if (adapter !== undefined) metrics.activeAvatars.dec({ adapter });
+      if (next !== undefined) metrics.activeAvatars.inc({ adapter: next });
+      adapter = next;
+      if (local !== rendering) {
+        renders += local ? 1 : -1;
+        rendering = local;
+      }
+    };
     let buffered = '';
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
@@ -78,11 +92,16 @@ export async function startMetricsHub(metrics: WorkerMetrics, opts: { socketPath
         case 'avatar_fallback':
           metrics.avatarFallback(event.reason);
           break;
+        case 'avatar':
+          setAvatar(event.adapter, event.rendersLocally);
+          if (event.joinMs !== undefined) metrics.avatarJoinSeconds.observe({ adapter: event.adapter }, event.joinMs / 1000);
+          break;
       }
     };
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       sockets.delete(socket);
+      setAvatar(undefined, false);
       if (counted) {
         counted = false;
         active--;
@@ -115,6 +134,9 @@ export async function startMetricsHub(metrics: WorkerMetrics, opts: { socketPath
     socketPath,
     get activeJobs() {
       return active;
+    },
+    get localRenders() {
+      return renders;
     },
     close: () =>
       new Promise<void>((resolve) => {

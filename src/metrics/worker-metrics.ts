@@ -15,13 +15,17 @@ export const LATENCY_BUCKETS_S = [0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.
  * Why an avatar fell back, as a bounded label (never the raw error text, which would make one
  * time series per message). Classified from the reasons the registry records.
  */
-export const FALLBACK_REASONS = ['profile_missing', 'profile_invalid', 'no_room', 'adapter_error'] as const;
+export const FALLBACK_REASONS = ['profile_missing', 'profile_invalid', 'no_room', 'missing_key', 'provider_error', 'join_timeout', 'lost_mid_call', 'adapter_error'] as const;
 export type FallbackReason = (typeof FALLBACK_REASONS)[number];
 
 export function classifyFallbackReason(reason: string): FallbackReason {
   if (/no profile at|AVATAR=.*available:/i.test(reason)) return 'profile_missing';
   if (/avatar\.json|not valid JSON/i.test(reason)) return 'profile_invalid';
   if (/needs a (connected )?room/i.test(reason)) return 'no_room';
+  if (/\b[A-Z][A-Z0-9_]*_(API_KEY|SECRET)\b.*\bnot set\b/.test(reason)) return 'missing_key';
+  if (/\b(left|lost|disconnected|gone)\b/i.test(reason) && !/\bwithin\b/i.test(reason)) return 'lost_mid_call';
+  if (/time(d)? ?out|did not (join|publish)|within \d/i.test(reason)) return 'join_timeout';
+  if (/\b(HTTP )?(401|402|403|404|409|422|429|5\d\d)\b/.test(reason)) return 'provider_error';
   return 'adapter_error';
 }
 
@@ -60,6 +64,21 @@ export class WorkerMetrics {
     name: `${METRIC_PREFIX}avatar_fallbacks_total`,
     help: 'Avatars that could not start and were replaced by the next in their fallback chain, by reason.',
     labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly activeAvatars = new Gauge({
+    name: `${METRIC_PREFIX}active_avatars`,
+    help: 'Avatars showing in running conversations, by adapter (builtin, tavus, diffusion, none, ...).',
+    labelNames: ['adapter'] as const,
+    registers: [this.registry],
+  });
+
+  readonly avatarJoinSeconds = new Histogram({
+    name: `${METRIC_PREFIX}avatar_join_seconds`,
+    help: "Time for an avatar to be ready: a provider's participant joined and published video, a renderer's session started.",
+    labelNames: ['adapter'] as const,
+    buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60],
     registers: [this.registry],
   });
 
