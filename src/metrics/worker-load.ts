@@ -30,8 +30,9 @@ export function defaultMaxLocalRenders(cores = cgroupCores()): number {
 export function createWorkerLoad(opts: WorkerLoadOptions): () => Promise<number> {
   const cpu = opts.cpu ?? (() => sampleCpuLoad(2000));
   return async () => {
-    const renders = Math.min(1, opts.localRenders() / Math.max(1, opts.maxLocalRenders));
     const busy = await cpu().catch(() => 0);
+    // Read after the CPU sample (which takes a while), so a call that started meanwhile counts.
+    const renders = Math.min(1, opts.localRenders() / Math.max(1, opts.maxLocalRenders));
     return Math.max(renders, busy);
   };
 }
