@@ -1,23 +1,17 @@
 import type { BuiltinProfile } from '../config/avatar-profile.js';
 import type { AvatarAdapter, AvatarContext, AvatarHandle } from './contract.js';
-import { createBuiltinFace } from './frames/builtin/index.js';
-import { AvatarAnimator } from './local/animator.js';
-import { LocalAvatarOutput } from './local/avatar-output.js';
 import type { AvatarMediaSink } from './local/media-sink.js';
+import { builtinOutput } from './local/outputs.js';
 import { RoomMediaSink } from './local/room-sink.js';
-import { createVisemeEngine } from './visemes/index.js';
 
-export function builtinAnimator(profile: BuiltinProfile): AvatarAnimator {
-  const face = createBuiltinFace({ width: profile.width, height: profile.height, seed: profile.seed, style: profile.style });
-  return new AvatarAnimator(face, createVisemeEngine({ fps: profile.fps }), profile.fps, profile.sampleRate);
-}
+export { builtinAnimator } from './local/outputs.js';
 
 /** The default avatar: a 2D face drawn on the CPU, published by the worker itself. */
 export function builtinAdapter(profile: BuiltinProfile): AvatarAdapter {
   return {
     async attach(ctx: AvatarContext): Promise<AvatarHandle> {
       const sink = ctx.sink ?? roomSink(ctx);
-      const output = new LocalAvatarOutput({ animator: builtinAnimator(profile), sink, logger: ctx.logger });
+      const output = builtinOutput(profile, { sink, logger: ctx.logger, ...(ctx.keys ? { keys: ctx.keys } : {}) });
       await output.start();
       ctx.session.output.audio = output;
       return {
