@@ -9,6 +9,7 @@ import { reportTurns } from './metrics/report-turns.js';
 import { TurnTimeline } from './metrics/turn-timeline.js';
 import { describePipelineError } from './pipeline/describe-error.js';
 import { buildSession, ConversationAgent } from './pipeline/session.js';
+import { startTracing } from './telemetry/tracing.js';
 
 /**
  * The job: one conversation in one room. LiveKit dispatches it; the agents framework runs it in
@@ -21,6 +22,10 @@ export default defineAgent({
   entry: async (ctx: JobContext) => {
     const config = loadConfig();
     const logger = createLogger({ level: config.logLevel, secrets: config.secrets }).child({ jobId: ctx.job.id, room: ctx.job.room?.name });
+    if (config.tracing) {
+      const tracing = startTracing({ ...config.tracing, attributes: { room_name: ctx.job.room?.name ?? '', job_id: ctx.job.id } });
+      ctx.addShutdownCallback(() => tracing.shutdown());
+    }
     await ctx.connect();
     // This job's turns and fallbacks go to the main process's /metrics (a no-op without one).
     const reporter = connectJobReporter(ctx.job.id, { onError: (err) => logger.debug({ err }, 'metrics hub unreachable; this job reports no metrics') });

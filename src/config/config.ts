@@ -79,6 +79,8 @@ export interface Config {
     /** 0: derived from the CPU cores. */
     maxAvatarRenders: number;
   };
+  /** OpenTelemetry trace export; absent when OTEL_EXPORTER_OTLP_ENDPOINT is not set. */
+  tracing?: { endpoint: string; serviceName: string };
   logLevel: Env['LOG_LEVEL'];
   /** Every secret value in force, so logs can scrub them wherever they appear. */
   secrets: string[];
@@ -158,6 +160,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       ...(env.WORKER_LOAD_THRESHOLD !== undefined ? { loadThreshold: env.WORKER_LOAD_THRESHOLD } : {}),
       maxAvatarRenders: env.WORKER_MAX_AVATAR_RENDERS,
     },
+    ...(env.OTEL_EXPORTER_OTLP_ENDPOINT ? { tracing: { endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: env.OTEL_SERVICE_NAME } } : {}),
     logLevel: env.LOG_LEVEL,
     secrets: [],
   };

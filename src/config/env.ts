@@ -133,6 +133,12 @@ export const envSchema = z.object({
     .pipe(z.array(z.string().regex(/^(loopback|linklocal|uniquelocal|[0-9A-Fa-f:.]+(\/\d{1,3})?)$/, { error: 'must list your reverse proxies: loopback, uniquelocal, linklocal, or IP addresses / CIDR ranges, comma-separated (e.g. 10.0.0.0/8)' })))
     .optional(),
 
+  // OpenTelemetry: agents' spans (turns, LLM, TTS) go to this OTLP/HTTP collector when set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL of an OTLP/HTTP collector, e.g. http://otel-collector:4318' }).optional(),
+  /** Read by the exporter itself (e.g. `api-key=...`); listed here so it is scrubbed from logs. */
+  OTEL_EXPORTER_OTLP_HEADERS: z.string().min(1).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('voice-avatar-worker'),
+
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { error: 'must be one of fatal, error, warn, info, debug, trace' }).default('info'),
 });
 
@@ -156,4 +162,5 @@ export const SECRET_VARIABLES = [
   'LEMONSLICE_API_KEY',
   'AVATAR_LAUNCH_SECRET',
   'AVATAR_RENDERER_SECRET',
+  'OTEL_EXPORTER_OTLP_HEADERS',
 ] as const satisfies readonly (keyof Env)[];
