@@ -4,6 +4,7 @@ import { builtinAdapter } from './builtin.js';
 import type { AvatarAdapter, AvatarContext, AvatarHandle, SegmentTimingSource } from './contract.js';
 import type { SegmentTimings } from './local/avatar-output.js';
 import { noneAdapter } from './none.js';
+import { remoteAdapterFor } from './remote/index.js';
 
 /**
  * Adapters whose video this worker makes itself (draws, or decodes and re-encodes): they cost CPU
@@ -21,6 +22,14 @@ export function adapterFor(profile: AvatarProfile): AvatarAdapter {
       return builtinAdapter(profile);
     case 'none':
       return noneAdapter(profile);
+    case 'tavus':
+    case 'liveavatar':
+    case 'hedra':
+    case 'bey':
+    case 'anam':
+    case 'lemonslice':
+    case 'selfhosted':
+      return remoteAdapterFor(profile);
   }
 }
 

@@ -1,6 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { remoteProfileSchemas } from '../avatar/remote/profiles.js';
 import { localVideo, profileCommon as common } from './profile-common.js';
 
 /**
@@ -33,7 +34,11 @@ export const noneProfileSchema = z.object({
   ...common,
 });
 
-export const avatarProfileSchema = z.discriminatedUnion('adapter', [builtinProfileSchema, noneProfileSchema]);
+export const avatarProfileSchema = z.discriminatedUnion('adapter', [
+  builtinProfileSchema,
+  noneProfileSchema,
+  ...remoteProfileSchemas,
+]);
 
 export type AvatarProfile = z.infer<typeof avatarProfileSchema> & { name: string };
 export type BuiltinProfile = Extract<AvatarProfile, { adapter: 'builtin' }>;

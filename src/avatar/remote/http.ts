@@ -1,0 +1,118 @@
+import type { z } from 'zod';
+
+/**
+ * One HTTP call to an avatar provider's API, with a deadline and errors a person can act on:
+ * which provider, what went wrong, and what to check. Keys and tokens are never part of an error.
+ */
+
+export interface ProviderCall<T> {
+  /** Shown in errors, e.g. `Tavus`. */
+  provider: string;
+  /** What this call does, e.g. `create conversation`. */
+  action: string;
+  /** The env variable whose key authenticates the call (named on 401/403), e.g. `TAVUS_API_KEY`. */
+  keyEnv?: string;
+  method?: 'GET' | 'POST' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  /** A JSON body, or a multipart form. */
+  json?: unknown;
+  form?: FormData;
+  timeoutMs: number;
+  /** Validates the success body; absent: the body is ignored. */
+  schema?: z.ZodType<T>;
+  /** Values to cut out of any text quoted in an error (keys, tokens). */
+  secrets?: string[];
+  signal?: AbortSignal;
+}
+
+export class ProviderError extends Error {
+  override name = 'ProviderError';
+  constructor(
+    message: string,
+    /** HTTP status, when the provider answered. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+export async function callProvider<T = unknown>(call: ProviderCall<T>): Promise<T> {
+  const what = `${call.provider} ${call.action}`;
+  const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
+  let body: string | FormData | undefined;
+  if (call.form) body = call.form;
+  else if (call.json !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(call.json);
+  }
+  const signal = call.signal ? AbortSignal.any([call.signal, AbortSignal.timeout(call.timeoutMs)]) : AbortSignal.timeout(call.timeoutMs);
+  let res: Response;
+  try {
+    res = await fetch(call.url, { method: call.method ?? 'POST', headers, body, signal, redirect: 'error' });
+  } catch (err) {
+    if (call.signal?.aborted) throw new ProviderError(`${what}: cancelled`);
+    const timedOut = (err as Error).name === 'TimeoutError';
+    throw new ProviderError(
+      timedOut
+        ? `${what}: no answer within ${call.timeoutMs} ms from ${origin(call.url)}; the provider may be overloaded or unreachable from here`
+        : `${what}: could not reach ${origin(call.url)} (${causeOf(err)}); check the network and the profile's apiUrl`,
+    );
+  }
+  const text = await res.text().catch(() => '');
+  if (!res.ok) throw new ProviderError(`${what} failed: ${describeStatus(res.status, call)}${detail(text, call.secrets)}`, res.status);
+  if (!call.schema) return undefined as T;
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : {};
+  } catch {
+    throw new ProviderError(`${what}: the answer (HTTP ${res.status}) is not JSON; is apiUrl pointing at the provider's API?`, res.status);
+  }
+  const parsed = call.schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ProviderError(`${what}: unexpected answer (${issue.path.join('.') || '(root)'}: ${issue.message}); the provider's API may have changed`, res.status);
+  }
+  return parsed.data;
+}
+
+function describeStatus(status: number, call: ProviderCall<unknown>): string {
+  const key = call.keyEnv ?? 'the API key';
+  if (status === 401 || status === 403) return `HTTP ${status}, the key was refused; check ${key} (is it current, and for this account?)`;
+  if (status === 402) return `HTTP 402, payment required; the ${call.provider} account is out of credits or its plan does not include this`;
+  if (status === 404) return `HTTP 404; check the profile's ids (avatar, face, PAL…) and apiUrl`;
+  if (status === 429) return `HTTP 429, rate or concurrency limit reached; too many sessions at once for this ${call.provider} plan, or retry later`;
+  if (status >= 500) return `HTTP ${status}, ${call.provider} is failing on its side; see its status page or retry later`;
+  return `HTTP ${status}; check the profile's fields`;
+}
+
+/** A short, scrubbed excerpt of the provider's error text: it often says exactly what is wrong. */
+function detail(text: string, secrets: string[] = []): string {
+  let t = text.replace(/\s+/g, ' ').trim();
+  if (!t) return '';
+  for (const s of secrets) if (s && s.length >= 4) t = t.split(s).join('[redacted]');
+  // Anything that looks like a JWT (a LiveKit token echoed back) goes too.
+  t = t.replace(/eyJ[\w-]+\.[\w-]+\.[\w-]+/g, '[redacted]');
+  return ` (${clip(t)})`;
+}
+
+const clip = (t: string) => (t.length > 200 ? `${t.slice(0, 200)}…` : t);
+
+function origin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'the API';
+  }
+}
+
+function causeOf(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (err as Error).message;
+}
+
+/** The provider's key from AvatarKeys, or an error naming the env variable to set. */
+export function requireKey(value: string | undefined, provider: string, env: string): string {
+  if (!value) throw new ProviderError(`${provider} avatar: ${env} is not set; add it to the worker's environment`);
+  return value;
+}

@@ -1,0 +1,50 @@
+import type { voice } from '@livekit/agents';
+import type { Logger } from 'pino';
+import type { SegmentTimingSource } from '../contract.js';
+import type { RemoteProvider } from './profiles.js';
+
+/** What a provider needs to send its avatar into the room. */
+export interface LaunchRequest {
+  /** The LiveKit URL as the provider's cloud reaches it. */
+  livekitUrl: string;
+  /** The avatar participant's join token (see token.ts). */
+  token: string;
+  room: string;
+  /** The room's sid, for providers that want it (LemonSlice). */
+  roomSid?: string;
+  avatarIdentity: string;
+  /** Deadline for each HTTP call of the launch. */
+  timeoutMs: number;
+  /** Aborted when the attach gives up (join timeout) or the handle closes. */
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+/** An audio output for a provider that takes speech some other way than DataStream (LiveAvatar). */
+export interface RemoteOutput extends voice.AudioOutput, SegmentTimingSource {
+  /** The avatar is gone: finish pending playback as interrupted, send nothing more. */
+  markLost(reason: string): void;
+  close(): Promise<void>;
+}
+
+/** A provider session that was started. */
+export interface LaunchedAvatar {
+  /** The provider's id for the session, for logs and support requests. */
+  sessionId?: string;
+  /** Ends the provider session (so it stops billing). Must not throw for an already ended session. */
+  end?(): Promise<void>;
+  /** Set by providers whose speech does not travel over DataStream. */
+  output?: RemoteOutput;
+  /** Resolves with a reason if the provider's own channel fails mid-call (LiveAvatar's websocket). */
+  lost?: Promise<string>;
+}
+
+/** One provider's session calls. */
+export interface RemoteLauncher {
+  readonly provider: RemoteProvider;
+  /** The provider's name as people know it, e.g. `Tavus`. */
+  readonly label: string;
+  /** Said with every failure of this provider (Hedra: its realtime service is reported disabled). */
+  readonly failureNote?: string;
+  launch(req: LaunchRequest): Promise<LaunchedAvatar>;
+}

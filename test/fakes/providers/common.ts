@@ -1,0 +1,285 @@
+/**
+ * What every fake avatar provider shares: an HTTP server on loopback, the request log, latency and
+ * fault knobs, strict checks of what the client sent (a request the real API would refuse is
+ * refused here, with the reason kept in `problems`), verification of the LiveKit token handed to
+ * the provider (signature, grants, kind, attributes, TTL), and, when a test asks for it, an
+ * avatar that joins the room with exactly that token, as the provider's own would.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { TokenVerifier } from 'livekit-server-sdk';
+import { z } from 'zod';
+import { type FaultKnobs, KnobStore, type RecordedRequest, RequestLog } from '../knobs.js';
+import { dropConnection, parseUrl, readBody, sendJson, sleep, startLoopbackServer, type LoopbackServer } from '../net.js';
+
+export interface ProviderKnobs extends FaultKnobs {
+  /** Delay before answering each HTTP request. */
+  latencyMs?: number;
+  /** Answer every session call with this status and a provider-shaped error (401, 402, 429, 503…). */
+  status?: number;
+  /** Delay between the session answer and the avatar joining. */
+  joinDelayMs?: number;
+  /** Accept the session but never send an avatar. */
+  noAvatar?: boolean;
+}
+
+/** An avatar a fake sent into the room; tests build it (e.g. with startFakeAvatar) from the URL and token. */
+export interface JoinedAvatar {
+  leave(): Promise<void>;
+}
+
+export type AvatarJoiner = (join: { url: string; token: string; provider: string; sessionId: string }) => Promise<JoinedAvatar | undefined>;
+
+export interface ProviderFakeOptions {
+  /** The key the fake accepts; any other is refused with 401. */
+  apiKey: string;
+  /** The LiveKit server's key pair, to verify the token the client hands over. */
+  livekit: { apiKey: string; apiSecret: string };
+  /** Sends the avatar into the room; absent: nobody joins (an API-only test). */
+  joinAvatar?: AvatarJoiner;
+  knobs?: ProviderKnobs;
+}
+
+export interface VerifiedToken {
+  identity: string;
+  name?: string;
+  room: string;
+  kind?: string;
+  attributes: Record<string, string>;
+  ttlSeconds: number;
+}
+
+export interface ProviderFake {
+  /** The `apiUrl` to put in the profile. */
+  readonly baseUrl: string;
+  readonly requests: RecordedRequest[];
+  /** Everything a real API would have refused (and this one did), with the reason. */
+  readonly problems: string[];
+  /** Tokens the client handed over, decoded and verified. */
+  readonly tokens: VerifiedToken[];
+  /** Provider session ids started and ended. */
+  readonly started: string[];
+  readonly ended: string[];
+  readonly knobs: Readonly<ProviderKnobs>;
+  setKnobs(patch: Partial<ProviderKnobs>): void;
+  close(): Promise<void>;
+}
+
+export interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  path: string;
+  headers: IncomingMessage['headers'];
+  rawBody: Buffer;
+  record: RecordedRequest;
+}
+
+export interface Route {
+  method: 'POST' | 'GET' | 'DELETE';
+  /** Matched against the path; captures go to `params`. */
+  path: RegExp;
+  endpoint: string;
+  /** Counts as a session call (the `status` knob applies). */
+  session?: boolean;
+  handle(ctx: Ctx, params: string[]): Promise<void> | void;
+}
+
+/** The state and helpers a provider's routes use. */
+export class ProviderCore implements ProviderFake {
+  baseUrl = '';
+  readonly log = new RequestLog();
+  readonly problems: string[] = [];
+  readonly tokens: VerifiedToken[] = [];
+  readonly started: string[] = [];
+  readonly ended: string[] = [];
+  private readonly store: KnobStore<ProviderKnobs>;
+  private readonly avatars = new Map<string, JoinedAvatar[]>();
+  private server: LoopbackServer | undefined;
+  private pendingJoins = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly provider: string,
+    readonly opts: ProviderFakeOptions,
+    /** The provider's error body for a status, e.g. `{ message }`. */
+    readonly errorBody: (status: number, message: string) => unknown,
+  ) {
+    this.store = new KnobStore(opts.knobs ?? {});
+  }
+
+  get requests(): RecordedRequest[] {
+    return this.log.entries;
+  }
+  get knobs(): Readonly<ProviderKnobs> {
+    return this.store.current;
+  }
+  /** For websocket endpoints: complete upgrades through this. */
+  get wss(): LoopbackServer['wss'] {
+    return this.server!.wss;
+  }
+  get signal(): AbortSignal {
+    return this.server!.signal;
+  }
+  setKnobs(patch: Partial<ProviderKnobs>): void {
+    this.store.set(patch);
+  }
+
+  async start(routes: Route[], onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): Promise<this> {
+    this.server = await startLoopbackServer((req, res) => void this.dispatch(routes, req, res), onUpgrade);
+    this.baseUrl = `http://127.0.0.1:${this.server.port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pendingJoins]);
+    for (const list of this.avatars.values()) for (const a of list) await a.leave().catch(() => undefined);
+    await this.server?.close();
+  }
+
+  /** Refuses the request as the real API would, and remembers why. */
+  refuse(ctx: Ctx, status: number, why: string): void {
+    this.problems.push(`${ctx.record.endpoint}: ${why}`);
+    ctx.record.status = status;
+    sendJson(ctx.res, status, this.errorBody(status, why));
+  }
+
+  answer(ctx: Ctx, status: number, body: unknown): void {
+    ctx.record.status = status;
+    sendJson(ctx.res, status, body);
+  }
+
+  /** Parses a JSON body against the real API's shape; refuses (422) and returns undefined when it does not fit. */
+  json<T>(ctx: Ctx, schema: z.ZodType<T>): T | undefined {
+    if (!String(ctx.headers['content-type'] ?? '').startsWith('application/json')) {
+      this.refuse(ctx, 415, `content-type must be application/json, got ${String(ctx.headers['content-type'])}`);
+      return undefined;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(ctx.rawBody.toString('utf8'));
+    } catch {
+      this.refuse(ctx, 400, 'body is not JSON');
+      return undefined;
+    }
+    ctx.record.body = body;
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      this.refuse(ctx, 422, `body ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+      return undefined;
+    }
+    return parsed.data;
+  }
+
+  /** True when `value` is the configured key; refuses with 401 otherwise. */
+  checkKey(ctx: Ctx, value: string | undefined, where: string): boolean {
+    ctx.record.apiKey = value;
+    if (value === this.opts.apiKey) return true;
+    this.refuse(ctx, 401, `${where}: ${value ? 'wrong key' : 'no key'}`);
+    return false;
+  }
+
+  /** Verifies the LiveKit token as LiveKit would, plus what every avatar plugin puts in it. */
+  async verifyToken(ctx: Ctx, token: string, url: string): Promise<VerifiedToken | undefined> {
+    if (!/^wss?:\/\//.test(url)) {
+      this.refuse(ctx, 422, `livekit url must be ws:// or wss://, got ${url}`);
+      return undefined;
+    }
+    try {
+      const claims = await new TokenVerifier(this.opts.livekit.apiKey, this.opts.livekit.apiSecret).verify(token);
+      const problems: string[] = [];
+      const identity = claims.sub ?? '';
+      if (!identity) problems.push('token has no identity');
+      if (claims.video?.roomJoin !== true) problems.push('token lacks roomJoin');
+      if (!claims.video?.room) problems.push('token is not limited to one room');
+      if (claims.kind !== 'agent') problems.push(`token kind is ${String(claims.kind)}, not agent`);
+      const attributes = claims.attributes ?? {};
+      if (!attributes['lk.publish_on_behalf']) problems.push('token has no lk.publish_on_behalf attribute');
+      const ttlSeconds = (claims.exp ?? 0) - (claims.nbf ?? Math.floor(Date.now() / 1000));
+      if (ttlSeconds > 3600) problems.push(`token lives ${ttlSeconds} s; an avatar join token should be short-lived`);
+      if (claims.video?.roomAdmin || claims.video?.roomCreate || claims.video?.roomList) problems.push('token grants room administration');
+      if (problems.length) {
+        this.refuse(ctx, 422, problems.join('; '));
+        return undefined;
+      }
+      const verified: VerifiedToken = {
+        identity,
+        ...(claims.name ? { name: claims.name } : {}),
+        room: claims.video!.room!,
+        kind: claims.kind,
+        attributes,
+        ttlSeconds,
+      };
+      this.tokens.push(verified);
+      return verified;
+    } catch (err) {
+      this.refuse(ctx, 422, `livekit token does not verify: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** Sends the avatar into the room (after `joinDelayMs`), unless the test asked for none. */
+  joinLater(url: string, token: string, sessionId: string): void {
+    this.started.push(sessionId);
+    const joiner = this.opts.joinAvatar;
+    if (!joiner || this.knobs.noAvatar) return;
+    const delay = this.knobs.joinDelayMs ?? 0;
+    const job = (async () => {
+      await sleep(delay, this.signal);
+      if (this.signal.aborted || this.ended.includes(sessionId)) return;
+      const avatar = await joiner({ url, token, provider: this.provider, sessionId });
+      if (!avatar) return;
+      if (this.ended.includes(sessionId)) await avatar.leave();
+      else this.avatars.set(sessionId, [...(this.avatars.get(sessionId) ?? []), avatar]);
+    })().catch((err: unknown) => this.problems.push(`avatar for ${sessionId} could not join: ${(err as Error).message}`));
+    this.pendingJoins.add(job);
+    void job.finally(() => this.pendingJoins.delete(job));
+  }
+
+  /** The provider ends a session: its avatar leaves the room. */
+  async endSession(sessionId: string): Promise<boolean> {
+    if (!this.started.includes(sessionId)) return false;
+    if (!this.ended.includes(sessionId)) this.ended.push(sessionId);
+    const list = this.avatars.get(sessionId) ?? [];
+    this.avatars.delete(sessionId);
+    await Promise.all(list.map((a) => a.leave().catch(() => undefined)));
+    return true;
+  }
+
+  private async dispatch(routes: Route[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = parseUrl(req);
+    const rawBody = await readBody(req).catch(() => Buffer.alloc(0));
+    const match = routes.map((r) => ({ r, m: r.method === req.method ? r.path.exec(url.pathname) : null })).find((x) => x.m);
+    const record = this.log.add({
+      method: req.method ?? '',
+      path: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
+      endpoint: match?.r.endpoint ?? 'unknown',
+      fault: null,
+    });
+    const ctx: Ctx = { req, res, path: url.pathname, headers: req.headers, rawBody, record };
+    if (!match) return this.refuse(ctx, 404, `no route ${req.method} ${url.pathname}`);
+    const fault = this.store.takeFault();
+    record.fault = fault;
+    await sleep(this.knobs.latencyMs ?? 0, this.signal);
+    if (this.signal.aborted) return;
+    if (fault === 'hang') return;
+    if (fault === 'drop') return dropConnection(res);
+    if (fault === 'http500') return this.answer(ctx, 500, this.errorBody(500, 'internal error'));
+    if (match.r.session && this.knobs.status) return this.answer(ctx, this.knobs.status, this.errorBody(this.knobs.status, `fake status ${this.knobs.status}`));
+    try {
+      await match.r.handle(ctx, match.m!.slice(1));
+    } catch (err) {
+      this.refuse(ctx, 500, `fake crashed: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** A JWT-shaped string (the LiveKit token field). */
+export const jwt = z.string().regex(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/, { error: 'must be a LiveKit JWT' });
+export const wsUrl = z.string().regex(/^wss?:\/\/[^\s]+$/, { error: 'must be a ws:// or wss:// URL' });
+
+export function bearer(header: string | undefined): string | undefined {
+  const m = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? '');
+  return m?.[1];
+}

@@ -1,0 +1,299 @@
+/**
+ * The remote avatar family in a room on the LiveKit-protocol test server: a provider fake starts
+ * the session and sends a fake avatar participant (the real DataStream receiver, a synthetic face)
+ * into the room with the token it was given. The agent's side is the adapter as the worker runs
+ * it, driven the way AgentSession drives an audio output (captureFrame, flush, clearBuffer,
+ * waitForPlayout).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { initializeLogger, voice } from '@livekit/agents';
+import { AudioFrame, dispose, type Room } from '@livekit/rtc-node';
+import type { AvatarContext, AvatarHandle } from '../src/avatar/contract.js';
+import type { SegmentTimings } from '../src/avatar/local/avatar-output.js';
+import { remoteAdapterFor, remoteProfileSchema, type RemoteProfile } from '../src/avatar/remote/index.js';
+import { RemoteAudioOutput } from '../src/avatar/remote/remote-output.js';
+import type { AvatarKeys } from '../src/config/config.js';
+import { createLogger } from '../src/logging.js';
+import { startFakeAvatar, type FakeAvatarKnobs, type FakeAvatarParticipant } from './fakes/avatar-participant.js';
+import { startFakeHedra, startFakeLiveAvatar, startFakeSelfhosted, startFakeTavus, type AvatarJoiner, type ProviderFake } from './fakes/providers/index.js';
+import { waitFor, withTimeout } from './fakes/wait.js';
+import { startTestLiveKitServer, type TestLiveKitServer } from './livekit-server/index.js';
+import { connectClient } from './livekit-server/testing.js';
+
+const KEY = 'prov-key-0123456789';
+const KEYS: AvatarKeys = { tavus: KEY, liveavatar: KEY, hedra: KEY, launchSecret: KEY };
+const logger = createLogger({ level: 'error' });
+
+let server: TestLiveKitServer;
+const cleanups: (() => Promise<unknown>)[] = [];
+let roomSeq = 0;
+
+beforeAll(async () => {
+  initializeLogger({ pretty: false, level: 'error' });
+  server = await startTestLiveKitServer();
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+afterAll(async () => {
+  await server?.close();
+  await dispose();
+});
+
+interface Setup {
+  room: Room;
+  roomName: string;
+  ctx: AvatarContext;
+  avatars: FakeAvatarParticipant[];
+  provider: ProviderFake;
+  kind: 'tavus' | 'selfhosted';
+}
+
+/** An agent connected to a fresh room, a provider fake whose avatars are fake participants with `knobs`. */
+async function setup(kind: 'tavus' | 'selfhosted', knobs: Partial<FakeAvatarKnobs> & { leaveAfterMs?: number } = {}): Promise<Setup> {
+  const roomName = `remote-${++roomSeq}`;
+  const agent = await connectClient(server, { identity: `agent-${roomSeq}`, room: roomName, kind: 'agent' });
+  cleanups.push(() => agent.room.disconnect());
+  const avatars: FakeAvatarParticipant[] = [];
+  const joinAvatar: AvatarJoiner = async ({ url, token }) => {
+    const avatar = await startFakeAvatar({ url, token, ...knobs });
+    avatars.push(avatar);
+    cleanups.push(() => avatar.leave());
+    return avatar;
+  };
+  const opts = { apiKey: KEY, livekit: { apiKey: server.apiKey, apiSecret: server.apiSecret }, joinAvatar };
+  const provider = kind === 'tavus' ? await startFakeTavus(opts) : await startFakeSelfhosted(opts);
+  cleanups.push(() => provider.close());
+  const session = new voice.AgentSession({});
+  const ctx: AvatarContext = { session, room: agent.room, logger, keys: KEYS, livekit: { url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret } };
+  return { room: agent.room, roomName, ctx, avatars, provider, kind };
+}
+
+function profileFor(s: Setup, extra: Record<string, unknown> = {}): RemoteProfile {
+  const base = s.provider.baseUrl;
+  const json = s.kind === 'tavus' ? { adapter: 'tavus', palId: 'p-echo-1', apiUrl: base } : { adapter: 'selfhosted', apiUrl: base };
+  return { ...remoteProfileSchema.parse({ ...json, joinTimeoutMs: 15_000, ...extra }), name: 'remote-test' };
+}
+
+async function attach(s: Setup, extra: Record<string, unknown> = {}): Promise<AvatarHandle> {
+  const handle = await remoteAdapterFor(profileFor(s, extra)).attach(s.ctx);
+  cleanups.push(() => handle.close());
+  return handle;
+}
+
+/** `ms` of a 300 Hz tone at `rate`, in 20 ms frames, pushed as fast as the output takes them (as TTS does). */
+async function speak(output: voice.AudioOutput, ms: number, rate = 24_000): Promise<void> {
+  const n = rate / 50;
+  let k = 0;
+  for (let t = 0; t < ms; t += 20) {
+    const data = new Int16Array(n);
+    for (let i = 0; i < n; i++, k++) data[i] = Math.round(9000 * Math.sin((2 * Math.PI * 300 * k) / rate));
+    await output.captureFrame(new AudioFrame(data, rate, 1, n));
+  }
+  output.flush();
+}
+
+function audioOut(s: Setup): RemoteAudioOutput {
+  const out = s.ctx.session.output.audio;
+  expect(out).toBeInstanceOf(RemoteAudioOutput);
+  return out as RemoteAudioOutput;
+}
+
+describe('remote avatar in a room', () => {
+  it('the avatar joins with its token and the agent\'s speech reaches it; its playback_finished ends the turn', async () => {
+    const s = await setup('tavus');
+    const t0 = Date.now();
+    const handle = await attach(s);
+    const joinMs = Date.now() - t0;
+    expect(s.provider.problems).toEqual([]);
+    const avatar = s.avatars[0]!;
+    expect(avatar.identity).toBe('tavus-avatar-agent');
+    const remote = s.room.remoteParticipants.get('tavus-avatar-agent')!;
+    expect(remote.attributes['lk.publish_on_behalf']).toBe(s.room.localParticipant!.identity);
+
+    const out = audioOut(s);
+    const timings: SegmentTimings[] = [];
+    handle.timings!.onSegmentTimings((t) => timings.push(t));
+    const sent = Date.now();
+    await speak(out, 1000);
+    const ev = await withTimeout(out.waitForPlayout(), 10_000, 'the avatar to play the segment');
+    const turnMs = Date.now() - sent;
+    expect(ev.interrupted).toBe(false);
+    expect(ev.playbackPosition).toBeCloseTo(1.0, 1);
+    // The avatar heard it all, at the rate the provider wants, and reported it played in real time.
+    const [seg] = await avatar.waitForSegments(1, 5000);
+    expect(seg!.sampleRate).toBe(24_000);
+    expect(seg!.pcm.length).toBe(24_000);
+    expect(turnMs).toBeGreaterThan(900);
+    expect(timings).toHaveLength(1);
+    expect(timings[0]!.firstSpeakingFrameAt).toBeGreaterThanOrEqual(timings[0]!.firstAudioAt);
+    process.stdout.write(`remote avatar joined in ${joinMs} ms; 1 s segment finished after ${turnMs} ms\n`);
+  });
+
+  it('an interruption clears the avatar and the playback ends interrupted at what was heard', async () => {
+    const s = await setup('selfhosted');
+    await attach(s);
+    const out = audioOut(s);
+    const avatar = s.avatars[0]!;
+    await speak(out, 3000);
+    await waitFor(() => avatar.segments[0]?.playStartAt !== undefined, 5000, 'playout to start');
+    await new Promise((r) => setTimeout(r, 500));
+    out.clearBuffer();
+    const ev = await withTimeout(out.waitForPlayout(), 5000, 'the interrupted playback to finish');
+    expect(ev.interrupted).toBe(true);
+    expect(ev.playbackPosition).toBeGreaterThan(0.2);
+    expect(ev.playbackPosition).toBeLessThan(2.5);
+    const clear = await avatar.waitForClear(2000);
+    expect(clear.callerIdentity).toBe(s.room.localParticipant!.identity);
+  });
+
+  it('a silent avatar cannot stall the turn: the playback is finished as interrupted ~2 s after the clear, and its late answer is not counted for the next segment', async () => {
+    const s = await setup('selfhosted', { silent: true });
+    await attach(s);
+    const out = audioOut(s);
+    const avatar = s.avatars[0]!;
+    await speak(out, 3000);
+    await waitFor(() => avatar.segments[0]?.playStartAt !== undefined, 5000, 'playout to start');
+    const t0 = Date.now();
+    out.clearBuffer();
+    const ev = await withTimeout(out.waitForPlayout(), 8000, 'the silent avatar\'s playback to be given up on');
+    const waited = Date.now() - t0;
+    expect(ev.interrupted).toBe(true);
+    expect(ev.playbackPosition).toBeCloseTo(3.0, 1); // the position pushed
+    expect(waited).toBeGreaterThanOrEqual(1900);
+    expect(waited).toBeLessThan(6000);
+
+    // The avatar answers the old clear after all, while the next segment plays.
+    avatar.setKnobs({ silent: false });
+    await speak(out, 1500);
+    await avatar.room.localParticipant!.performRpc({
+      destinationIdentity: s.room.localParticipant!.identity,
+      method: 'lk.playback_finished',
+      payload: JSON.stringify({ playback_position: 0.4, interrupted: true, synchronized_transcript: null }),
+    });
+    const t1 = Date.now();
+    const next = await withTimeout(out.waitForPlayout(), 10_000, 'the next segment');
+    expect(next.interrupted).toBe(false);
+    expect(Date.now() - t1).toBeGreaterThan(500);
+  });
+
+  it('an avatar that never publishes video fails attach within joinTimeoutMs, naming the provider; its session is ended and its participant removed', async () => {
+    const s = await setup('tavus', { neverPublishVideo: true });
+    const t0 = Date.now();
+    const err = (await remoteAdapterFor(profileFor(s, { joinTimeoutMs: 3000 }))
+      .attach(s.ctx)
+      .catch((e: unknown) => e)) as Error;
+    const took = Date.now() - t0;
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toMatch(/^Tavus avatar unavailable: its avatar did not join and publish video within 3000 ms/);
+    expect(took).toBeGreaterThanOrEqual(2900);
+    expect(took).toBeLessThan(9000);
+    await waitFor(() => s.provider.ended.length === 1, 5000, 'the conversation to be ended');
+    await waitFor(() => !server.room(s.roomName)?.participants.some((p) => p.identity === 'tavus-avatar-agent'), 5000, 'the avatar to be removed');
+    expect(s.ctx.session.output.audio).toBeNull();
+  });
+
+  it('a provider API failure fails attach at once with the provider, the status and what to check', async () => {
+    const s = await setup('tavus');
+    s.provider.setKnobs({ status: 401 });
+    const err = (await remoteAdapterFor(profileFor(s)).attach(s.ctx).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/^Tavus avatar unavailable: create conversation failed: HTTP 401.*TAVUS_API_KEY/);
+    expect(err.message).not.toContain(KEY);
+    const missing = (await remoteAdapterFor(profileFor(s)).attach({ ...s.ctx, keys: {} }).catch((e: unknown) => e)) as Error;
+    expect(missing.message).toMatch(/TAVUS_API_KEY is not set/);
+
+    // Hedra's realtime service is reported switched off: its failure says so plainly.
+    const hedra = await startFakeHedra({ apiKey: KEY, livekit: { apiKey: server.apiKey, apiSecret: server.apiSecret }, disabled: true });
+    cleanups.push(() => hedra.close());
+    const hedraProfile = { ...remoteProfileSchema.parse({ adapter: 'hedra', avatarId: 'h-1', apiUrl: hedra.baseUrl }), name: 'hedra' };
+    const off = (await remoteAdapterFor(hedraProfile).attach(s.ctx).catch((e: unknown) => e)) as Error;
+    expect(off.message).toMatch(/^Hedra avatar unavailable: create session failed: HTTP 503.*reported disabled since April 2026/);
+  });
+
+  it('with waitPlaybackStart, playback start (and the segment timing) is when the avatar says it started playing', async () => {
+    const s = await setup('selfhosted');
+    const handle = await attach(s, { waitPlaybackStart: true });
+    const out = audioOut(s);
+    const timings: SegmentTimings[] = [];
+    handle.timings!.onSegmentTimings((t) => timings.push(t));
+    await speak(out, 600);
+    await withTimeout(out.waitForPlayout(), 8000, 'playback');
+    const startedRpc = s.avatars[0]!.sent.find((x) => x.method === 'lk.playback_started')!;
+    expect(timings).toHaveLength(1);
+    // Stamped when our handler ran: after the avatar sent it, within the RPC's trip.
+    expect(timings[0]!.firstSpeakingFrameAt).toBeGreaterThanOrEqual(startedRpc.at);
+    expect(timings[0]!.firstSpeakingFrameAt - startedRpc.at).toBeLessThan(1000);
+  });
+
+  it('an avatar leaving mid-segment resolves `lost` and finishes the pending playback as interrupted', async () => {
+    const s = await setup('selfhosted');
+    const handle = await attach(s);
+    const out = audioOut(s);
+    await speak(out, 4000);
+    await waitFor(() => s.avatars[0]!.segments[0]?.playStartAt !== undefined, 5000, 'playout to start');
+    await s.avatars[0]!.leave();
+    const reason = await withTimeout(handle.lost!, 10_000, 'lost');
+    expect(reason).toMatch(/Self-hosted avatar: the avatar participant left the room/);
+    const ev = await withTimeout(out.waitForPlayout(), 2000, 'the pending playback to finish');
+    expect(ev.interrupted).toBe(true);
+    // What the session still sends goes nowhere and ends at once.
+    await speak(out, 500);
+    await expect(withTimeout(out.waitForPlayout(), 2000, 'a segment after the loss')).resolves.toMatchObject({ interrupted: true });
+  });
+
+  it('close removes the avatar participant and ends the provider session', async () => {
+    const s = await setup('tavus');
+    const handle = await attach(s);
+    const conversation = s.provider.started[0]!;
+    await handle.close();
+    expect(s.provider.ended).toEqual([conversation]);
+    await waitFor(() => !server.room(s.roomName)?.participants.some((p) => p.identity === 'tavus-avatar-agent'), 5000, 'the avatar to leave the room');
+    // A second close is harmless.
+    await handle.close();
+  });
+
+  it('two rooms in one process each get their playback RPCs (agents-js registers them on the first room only)', async () => {
+    const a = await setup('selfhosted');
+    const b = await setup('selfhosted');
+    await attach(a);
+    await attach(b);
+    for (const s of [a, b]) {
+      const out = audioOut(s);
+      await speak(out, 400);
+      const ev = await withTimeout(out.waitForPlayout(), 8000, `playback in ${s.roomName}`);
+      expect(ev.interrupted).toBe(false);
+      expect(ev.playbackPosition).toBeCloseTo(0.4, 1);
+    }
+  });
+
+  it('LiveAvatar: the avatar joins, speech goes over its websocket, close stops the session', async () => {
+    const roomName = `remote-${++roomSeq}`;
+    const agent = await connectClient(server, { identity: `agent-${roomSeq}`, room: roomName, kind: 'agent' });
+    cleanups.push(() => agent.room.disconnect());
+    const la = await startFakeLiveAvatar({
+      apiKey: KEY,
+      livekit: { apiKey: server.apiKey, apiSecret: server.apiSecret },
+      avatars: ['la-1'],
+      joinAvatar: async ({ url, token }) => {
+        const avatar = await startFakeAvatar({ url, token });
+        cleanups.push(() => avatar.leave());
+        return avatar;
+      },
+    });
+    cleanups.push(() => la.close());
+    const session = new voice.AgentSession({});
+    const ctx: AvatarContext = { session, room: agent.room, logger, keys: KEYS, livekit: { url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret } };
+    const profile = { ...remoteProfileSchema.parse({ adapter: 'liveavatar', avatarId: 'la-1', apiUrl: la.baseUrl }), name: 'la' };
+    const handle = await remoteAdapterFor(profile).attach(ctx);
+    cleanups.push(() => handle.close());
+    const out = session.output.audio!;
+    await speak(out, 800);
+    const ev = await withTimeout(out.waitForPlayout(), 8000, 'LiveAvatar playback');
+    expect(ev.interrupted).toBe(false);
+    expect(la.speech[0]!.pcm.reduce((n, p) => n + p.length, 0)).toBe(0.8 * 24_000);
+    await handle.close();
+    expect(la.ended).toHaveLength(1);
+    expect(la.problems).toEqual([]);
+    await waitFor(() => !server.room(roomName)?.participants.some((p) => p.identity === 'liveavatar-avatar-agent'), 5000, 'the avatar to leave');
+  });
+});
