@@ -52,7 +52,7 @@ interface Call {
 }
 
 /** An agent and a user in a fresh room; the agent attaches the `tavus → face` profile. */
-async function call(knobs: Partial<FakeAvatarKnobs> = {}, providerStatus?: number, noAvatar = false): Promise<Call> {
+async function call(knobs: Partial<FakeAvatarKnobs> & { leaveAfterMs?: number } = {}, providerStatus?: number, noAvatar = false): Promise<Call> {
   const roomName = `fallback-${++seq}`;
   const agent = (await connectClient(server, { identity: `agent-${seq}`, room: roomName, kind: 'agent' })).room;
   const user = (await connectClient(server, { identity: `user-${seq}`, room: roomName })).room;

@@ -3,7 +3,7 @@ import type { Room } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
 import type { AvatarProfile } from '../config/avatar-profile.js';
 import type { AvatarKeys } from '../config/config.js';
-import type { LocalAvatarOutput, SegmentTimings } from './local/avatar-output.js';
+import type { SegmentTimings } from './local/avatar-output.js';
 import type { AvatarMediaSink } from './local/media-sink.js';
 
 /** How the worker reaches LiveKit, for adapters that mint a token or call RoomService. */
@@ -54,7 +54,7 @@ export interface LocalOutput extends voice.AudioOutput, SegmentTimingSource {
 export interface AvatarHandle {
   readonly profile: AvatarProfile;
   /** The local family's output, already set as the session's audio output; absent otherwise. */
-  readonly localOutput?: LocalAvatarOutput;
+  readonly localOutput?: LocalOutput;
   /** Per-segment timings for the latency breakdown (local output, renderer output, remote playback start). */
   readonly timings?: SegmentTimingSource;
   /**

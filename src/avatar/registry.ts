@@ -5,6 +5,7 @@ import type { AvatarAdapter, AvatarContext, AvatarHandle, SegmentTimingSource } 
 import type { SegmentTimings } from './local/avatar-output.js';
 import { noneAdapter } from './none.js';
 import { remoteAdapterFor } from './remote/index.js';
+import { unrealAdapter } from './unreal/adapter.js';
 
 /**
  * Adapters whose video this worker makes itself (draws, or decodes and re-encodes): they cost CPU
@@ -22,6 +23,8 @@ export function adapterFor(profile: AvatarProfile): AvatarAdapter {
       return builtinAdapter(profile);
     case 'none':
       return noneAdapter(profile);
+    case 'unreal':
+      return unrealAdapter(profile);
     case 'tavus':
     case 'liveavatar':
     case 'hedra':

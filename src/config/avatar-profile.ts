@@ -2,6 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { remoteProfileSchemas } from '../avatar/remote/profiles.js';
+import { unrealProfileSchema } from '../avatar/unreal/profiles.js';
 import { localVideo, profileCommon as common } from './profile-common.js';
 
 /**
@@ -38,6 +39,7 @@ export const avatarProfileSchema = z.discriminatedUnion('adapter', [
   builtinProfileSchema,
   noneProfileSchema,
   ...remoteProfileSchemas,
+  unrealProfileSchema,
 ]);
 
 export type AvatarProfile = z.infer<typeof avatarProfileSchema> & { name: string };
