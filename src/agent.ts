@@ -69,7 +69,7 @@ export default defineAgent({
     // The session keeps going (see buildSession); say which stage failed and why.
     session.on(voice.AgentSessionEventTypes.Error, (ev) => logger.error(`${describePipelineError(ev)}; the conversation continues`));
 
-    await session.start({ agent: new ConversationAgent(config, timeline), room: ctx.room });
+    await session.start({ agent: new ConversationAgent(config, timeline, avatar.handle.tools), room: ctx.room });
     if (config.agent.greeting) {
       await ctx.waitForParticipant();
       session.say(config.agent.greeting);

@@ -1,4 +1,4 @@
-import type { voice } from '@livekit/agents';
+import type { llm, voice } from '@livekit/agents';
 import type { Room } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
 import type { AvatarProfile } from '../config/avatar-profile.js';
@@ -63,6 +63,9 @@ export interface AvatarHandle {
    * fallback chain and the conversation goes on.
    */
   readonly lost?: Promise<string>;
+  /** Tools the LLM may call to drive this avatar (an Unreal MetaHuman's emotions and gestures). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly tools?: Record<string, llm.AnonFunctionTool<any, any, any>>;
   close(): Promise<void>;
 }
 

@@ -13,8 +13,11 @@ export class ConversationAgent extends voice.Agent {
   constructor(
     config: Config,
     private readonly timeline?: TurnTimeline,
+    /** Tools the avatar offers (e.g. an Unreal MetaHuman's emotions), beside the conversation's own. */
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    tools: Record<string, llm.AnonFunctionTool<any, any, any>> = {},
   ) {
-    super({ instructions: config.agent.instructions });
+    super({ instructions: config.agent.instructions, tools });
   }
 
   override async llmNode(chatCtx: llm.ChatContext, toolCtx: llm.ToolContext, modelSettings: voice.ModelSettings) {

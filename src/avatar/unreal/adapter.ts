@@ -1,3 +1,4 @@
+import { unrealExpressionTools } from './tools.js';
 import type { AvatarAdapter, AvatarContext, AvatarHandle } from '../contract.js';
 import type { AvatarMediaSink } from '../local/media-sink.js';
 import { RoomMediaSink } from '../local/room-sink.js';
@@ -34,6 +35,7 @@ export function unrealAdapter(profile: UnrealProfile): AvatarAdapter {
       return {
         profile,
         timings: output,
+        tools: unrealExpressionTools(output, profile.expressions),
         lost: link.lost,
         close: async () => {
           await output.close();
