@@ -198,6 +198,9 @@ describe('the avatar runner (POST /launch → joins, renders, publishes)', () =>
     const again = await launch({ url: server.url, token: await server.token({ identity: 'second-avatar', room: ROOM }) });
     expect(again.status).toBe(503);
     expect(((await again.json()) as { error: string }).error).toMatch(/limit of 1/);
+    // A readiness probe sees it full (a load balancer sends launches elsewhere); it is still alive.
+    expect((await fetch(`${runnerUrl}/ready`)).status).toBe(503);
+    expect((await fetch(`${runnerUrl}/health`)).status).toBe(200);
     const avatar = agent.remoteParticipants.get(AVATAR_IDENTITY)!;
     expect(avatar.attributes[PUBLISH_ON_BEHALF_ATTRIBUTE]).toBe('agent');
   });

@@ -1,15 +1,23 @@
 /**
  * Static checks of the deployment files (no Docker engine or cluster needed): Compose, the
- * Dockerfile and the kustomize base agree with each other, with livekit.yaml, with the env
- * schema, and with what the build produces.
+ * Dockerfile and the kustomize base (with its avatar-runner component) agree with each other,
+ * with livekit.yaml, with the settings schemas of the worker, the web page and the avatar runner,
+ * and with what the build produces; the health paths the images and probes use are answered by
+ * the real servers.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { envSchema } from '../src/config/env.js';
+import { loadRunnerConfig, runnerEnvSchema } from '../src/avatar/runner/env.js';
+import { HEALTH_PATH as RUNNER_HEALTH_PATH, READY_PATH as RUNNER_READY_PATH, createRunnerServer } from '../src/avatar/runner/server.js';
+import { avatarProfileSchema, loadAvatarProfile } from '../src/config/avatar-profile.js';
+import { envSchema, SECRET_VARIABLES } from '../src/config/env.js';
+import { createLogger } from '../src/logging.js';
+import { loadWebConfig } from '../src/web/config.js';
+import { createWebServer } from '../src/web/server.js';
 
 const read = (p: string) => readFileSync(p, 'utf8');
 const yamlFile = (p: string) => parse(read(p)) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -44,6 +52,27 @@ const LIVEKIT_SERVER_VARIABLES = new Set(['LIVEKIT_CONFIG', 'LIVEKIT_KEYS', 'LIV
 const schemaKeys = new Set(Object.keys(envSchema.shape));
 const agentsVars = agentsFrameworkVariables();
 const notOurs = (names: Iterable<string>) => [...names].filter((n) => !schemaKeys.has(n) && !agentsVars.has(n));
+
+/** The variables a loader reads: it is handed an environment that records every name asked for. */
+function variablesReadBy(load: (env: NodeJS.ProcessEnv) => unknown): Set<string> {
+  const read = new Set<string>();
+  const env = new Proxy({}, { get: (_t, key) => (typeof key === 'string' && read.add(key), undefined) });
+  try {
+    load(env as NodeJS.ProcessEnv);
+  } catch {
+    // Missing required settings are fine here: only the names matter.
+  }
+  return read;
+}
+/** What the web server reads (src/web/config.ts), and the avatar runner (src/avatar/runner/env.ts). */
+const webKeys = variablesReadBy(loadWebConfig);
+const runnerKeys = new Set(Object.keys(runnerEnvSchema.shape));
+const notWeb = (names: Iterable<string>) => [...names].filter((n) => !webKeys.has(n));
+const notRunner = (names: Iterable<string>) => [...names].filter((n) => !runnerKeys.has(n));
+const SECRETS = new Set<string>(SECRET_VARIABLES);
+
+/** The port an http://host:port URL names (the scheme's default when absent). */
+const urlPort = (u: string) => Number(new URL(u).port || (new URL(u).protocol === 'https:' ? 443 : 80));
 
 // --- Dockerfile -----------------------------------------------------------------------------------
 
@@ -83,6 +112,34 @@ function effective(stages: Stage[], stage: Stage): { op: string; args: string }[
 
 const lastOf = (ins: { op: string; args: string }[], op: string) => ins.filter((i) => i.op === op).at(-1)?.args;
 
+/** ENV KEY=value pairs in force (later ones win). */
+function envOf(ins: { op: string; args: string }[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const i of ins.filter((i) => i.op === 'ENV')) for (const m of i.args.matchAll(/(\w+)=(\S+)/g)) env[m[1]!] = m[2]!;
+  return env;
+}
+
+/**
+ * Where a HEALTHCHECK's fetch goes: `http://127.0.0.1:8081/` or
+ * `'http://127.0.0.1:' + (process.env.WEB_PORT || 3000) + '/healthz'`.
+ */
+function healthcheckTarget(hc: string): { port: number; portVariable?: string; path: string } {
+  const fixed = /http:\/\/127\.0\.0\.1:(\d+)(\/[^'"\s]*)/.exec(hc);
+  if (fixed) return { port: Number(fixed[1]), path: fixed[2]! };
+  const variable = /'http:\/\/127\.0\.0\.1:' \+ \(process\.env\.(\w+) \|\| (\d+)\) \+ '(\/[^']*)'/.exec(hc);
+  if (!variable) throw new Error(`HEALTHCHECK fetches no http://127.0.0.1 URL: ${hc}`);
+  return { port: Number(variable[2]), portVariable: variable[1]!, path: variable[3]! };
+}
+
+const dockerfile = parseDockerfile(read('deploy/Dockerfile'));
+const stageNamed = (name: string) => {
+  const stage = dockerfile.stages.find((s) => s.name === name);
+  if (!stage) throw new Error(`deploy/Dockerfile has no stage ${name}`);
+  return effective(dockerfile.stages, stage);
+};
+/** The image's user id, as Kubernetes' runAsUser must name it. */
+const imageUser = (target: string) => Number(lastOf(stageNamed(target), 'USER')!.split(':')[0]);
+
 describe('Dockerfile', () => {
   const { stages } = parseDockerfile(read('deploy/Dockerfile'));
   const runtime = stages.at(-1)!;
@@ -109,6 +166,9 @@ describe('Dockerfile', () => {
       expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
       expect(existsSync(join(out, 'src/main.js'))).toBe(true);
       expect(existsSync(join(out, 'src/agent.js'))).toBe(true);
+      // The web and runner targets run these, from the same compile.
+      expect(existsSync(join(out, 'src/web/main.js'))).toBe(true);
+      expect(existsSync(join(out, 'src/avatar/runner/main.js'))).toBe(true);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
@@ -145,9 +205,9 @@ describe('Dockerfile', () => {
     expect(Number(user!.split(':')[0])).toBeGreaterThan(0);
   });
 
-  it('has a HEALTHCHECK on the agents health endpoint (port 8081, /) and exposes it', () => {
-    const hc = lastOf(runtimeIns, 'HEALTHCHECK');
-    expect(hc).toMatch(/http:\/\/127\.0\.0\.1:8081\//);
+  it('has a HEALTHCHECK on the agents health endpoint (HEALTH_PORT, 8081 in production; path /) and exposes it', () => {
+    expect(healthcheckTarget(lastOf(runtimeIns, 'HEALTHCHECK')!)).toEqual({ port: 8081, portVariable: 'HEALTH_PORT', path: '/' });
+    expect(schemaKeys.has('HEALTH_PORT')).toBe(true);
     expect(lastOf(runtimeIns, 'EXPOSE')!.split(/\s+/)).toEqual(expect.arrayContaining(['8081', '9464']));
   });
 
@@ -162,6 +222,102 @@ describe('Dockerfile', () => {
   });
 });
 
+describe('Dockerfile: the web and runner targets', () => {
+  const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+
+  it('the web target runs what `npm run start:web` runs, the runner what `npm run avatar-runner` runs, built', () => {
+    expect(JSON.parse(lastOf(stageNamed('web'), 'CMD')!).join(' ')).toBe(pkg.scripts['start:web']);
+    // tsx src/avatar/runner/main.ts in development → node dist/src/avatar/runner/main.js built.
+    const dev = /^tsx (src\/\S+)\.ts$/.exec(pkg.scripts['avatar-runner']!)![1]!;
+    expect(JSON.parse(lastOf(stageNamed('runner'), 'CMD')!)).toEqual(['node', `dist/${dev}.js`]);
+  });
+
+  it('the web target carries the page, built by `npm run build:web` in a build stage, where the server looks', () => {
+    const web = dockerfile.stages.find((s) => s.name === 'web')!;
+    const pageCopy = web.instructions.find((i) => i.op === 'COPY' && i.args.includes('dist/web'))!;
+    const from = /--from=(\S+)/.exec(pageCopy.args)![1]!;
+    expect(stageNamed(from).some((i) => i.op === 'RUN' && i.args === 'npm run build:web')).toBe(true);
+    expect(pageCopy.args.split(/\s+/).at(-1)).toBe('./dist/web');
+    // src/web/main.ts serves 'dist/web' relative to the working directory: /app.
+    expect(read('src/web/main.ts')).toContain("staticDir: 'dist/web'");
+    expect(lastOf(stageNamed('web'), 'WORKDIR')).toBe('/app');
+    expect(pkg.scripts['build:web']).toBe('vite build --config web/vite.config.ts');
+    // The page builds (the same Vite build, into a scratch directory).
+    const out = mkdtempSync(join(tmpdir(), 'deploy-web-'));
+    try {
+      const vite = spawnSync('node_modules/.bin/vite', ['build', '--config', 'web/vite.config.ts', '--outDir', out, '--emptyOutDir', '--logLevel', 'error'], { encoding: 'utf8' });
+      expect(vite.status, vite.stdout + vite.stderr).toBe(0);
+      expect(read(join(out, 'index.html'))).toMatch(/<script[^>]+src="\/assets\//);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it.each(['web', 'runner', 'runtime'])('%s: production dependencies only, non-root by number', (target) => {
+    const ins = stageNamed(target);
+    const from = ins.filter((i) => i.op === 'COPY' && /node_modules/.test(i.args)).map((i) => /--from=(\S+)/.exec(i.args)?.[1]);
+    expect(from).toHaveLength(1);
+    expect(dockerfile.stages.find((s) => s.name === from[0])!.instructions.some((i) => i.op === 'RUN' && /npm ci --omit=dev/.test(i.args))).toBe(true);
+    expect(lastOf(ins, 'USER')).toMatch(/^[1-9]\d*(:\d+)?$/);
+  });
+
+  it('each target listens on all interfaces at the port it exposes, and its HEALTHCHECK asks that port', () => {
+    const expected = { web: { host: 'WEB_HOST', port: 'WEB_PORT', path: '/healthz' }, runner: { host: 'AVATAR_RUNNER_HOST', port: 'AVATAR_RUNNER_PORT', path: RUNNER_HEALTH_PATH } };
+    for (const [target, names] of Object.entries(expected)) {
+      const ins = stageNamed(target);
+      const env = envOf(ins);
+      expect(env[names.host], target).toBe('0.0.0.0');
+      const hc = healthcheckTarget(lastOf(ins, 'HEALTHCHECK')!);
+      expect(hc, target).toEqual({ port: Number(env[names.port]), portVariable: names.port, path: names.path });
+      expect(lastOf(ins, 'EXPOSE')!.split(/\s+/), target).toEqual([env[names.port]]);
+    }
+    // The worker's: the agents health server, 8081 unless HEALTH_PORT says otherwise.
+    expect(healthcheckTarget(lastOf(stageNamed('runtime'), 'HEALTHCHECK')!)).toEqual({ port: 8081, portVariable: 'HEALTH_PORT', path: '/' });
+    // The tools image runs commands, not a server: no health check inherited.
+    expect(lastOf(stageNamed('tools'), 'HEALTHCHECK')).toBeUndefined();
+  });
+});
+
+// --- the health paths: answered by the real servers ------------------------------------------------
+
+describe('health paths the images and probes use', () => {
+  it('the web server answers GET /healthz with 200', async () => {
+    const app = await createWebServer(loadWebConfig({}));
+    try {
+      const base = await app.listen({ host: '127.0.0.1', port: 0 });
+      const res = await fetch(`${base}/healthz`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ ok: true });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it(`the avatar runner answers GET ${RUNNER_HEALTH_PATH} with 200`, async () => {
+    const runner = await createRunnerServer({
+      launchSecret: 'deploy-test-secret-0123456789',
+      profile: await loadAvatarProfile('avatars', 'default'),
+      logger: createLogger({ level: 'silent' }),
+      maxSessions: 1,
+    });
+    try {
+      const base = await runner.app.listen({ host: '127.0.0.1', port: 0 });
+      const res = await fetch(`${base}${RUNNER_HEALTH_PATH}`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ status: 'ok', sessions: 0 });
+      expect((await fetch(`${base}${RUNNER_READY_PATH}`)).status).toBe(200);
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it("the worker's is the agents framework's health server: GET / (and /worker)", () => {
+    const server = read('node_modules/@livekit/agents/dist/http_server.js');
+    expect(server).toContain('req.url === "/"');
+    expect(server).toContain('req.url === "/worker"');
+  });
+});
+
 // --- Compose -------------------------------------------------------------------------------------
 
 describe('docker-compose.yml', () => {
@@ -170,9 +326,9 @@ describe('docker-compose.yml', () => {
   const livekit = yamlFile('livekit.yaml');
 
   it('parses, with the services and profiles the README describes', () => {
-    expect(Object.keys(services)).toEqual(expect.arrayContaining(['livekit-server', 'worker', 'redis', 'livekit-server-b', 'ollama', 'speaches', 'kokoro', 'models']));
-    expect(services['livekit-server'].profiles).toBeUndefined();
-    expect(services.worker.profiles).toBeUndefined();
+    expect(Object.keys(services)).toEqual(expect.arrayContaining(['livekit-server', 'worker', 'web', 'avatar-runner', 'redis', 'livekit-server-b', 'ollama', 'speaches', 'kokoro', 'models']));
+    for (const s of ['livekit-server', 'worker', 'web']) expect(services[s].profiles, s).toBeUndefined();
+    expect(services['avatar-runner'].profiles).toEqual(['runner']);
     for (const s of ['redis', 'livekit-server-b']) expect(services[s].profiles).toEqual(['multinode']);
     for (const s of ['ollama', 'speaches', 'kokoro', 'models']) expect(services[s].profiles).toEqual(['selfhosted']);
   });
@@ -192,11 +348,14 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it("builds the worker from an existing Dockerfile and target", () => {
-    const build = services.worker.build;
-    const dockerfile = join(build.context, build.dockerfile);
-    expect(existsSync(dockerfile)).toBe(true);
-    expect(parseDockerfile(read(dockerfile)).stages.map((s) => s.name)).toContain(build.target);
+  it('builds the worker, the web page and the avatar runner from existing Dockerfile targets', () => {
+    const built = Object.entries(services).filter(([, svc]) => svc.build);
+    expect(Object.fromEntries(built.map(([name, svc]) => [name, svc.build.target]))).toEqual({ worker: 'runtime', web: 'web', 'avatar-runner': 'runner' });
+    for (const [name, svc] of built) {
+      const file = join(svc.build.context, svc.build.dockerfile);
+      expect(existsSync(file), name).toBe(true);
+      expect(parseDockerfile(read(file)).stages.map((s) => s.name), name).toContain(svc.build.target);
+    }
   });
 
   it('publishes the ports livekit.yaml configures, for each LiveKit node', () => {
@@ -264,7 +423,7 @@ describe('docker-compose.yml', () => {
   it('the --env-files only set Compose settings and variables the compose file uses', () => {
     const text = read('docker-compose.yml');
     const used = new Set([...text.matchAll(/\$\{([A-Z0-9_]+)(?::?-[^}]*)?\}/g)].map((m) => m[1]!));
-    for (const f of ['deploy/compose/selfhosted.env', 'deploy/compose/multinode.env']) {
+    for (const f of ['deploy/compose/selfhosted.env', 'deploy/compose/multinode.env', 'deploy/compose/runner.env']) {
       const env = envFile(f);
       expect(env.COMPOSE_PROFILES, f).toBeDefined();
       for (const k of Object.keys(env).filter((k) => !k.startsWith('COMPOSE_'))) expect(used, `${f}: ${k}`).toContain(k);
@@ -273,47 +432,148 @@ describe('docker-compose.yml', () => {
       }
     }
     expect(envFile('deploy/compose/selfhosted.env').WORKER_PROVIDERS_ENV).toBe('deploy/compose/worker.selfhosted.env');
+    expect(envFile('deploy/compose/runner.env').WORKER_AVATAR_ENV).toBe('deploy/compose/worker.runner.env');
+    // Every overlay path an --env-file names exists.
+    for (const f of ['deploy/compose/selfhosted.env', 'deploy/compose/runner.env']) {
+      for (const [k, v] of Object.entries(envFile(f))) if (k.endsWith('_ENV')) expect(existsSync(v), `${f}: ${k}`).toBe(true);
+    }
     // Every ${VAR} is either defaulted or set by one of those files.
     for (const m of text.matchAll(/\$\{([A-Z0-9_]+)(:?-)?[^}]*\}/g)) expect(m[2], `\${${m[1]}} without a default`).toBeDefined();
     // The worker's overlay path resolves to an existing file in both cases.
     expect(existsSync('deploy/compose/worker.none.env')).toBe(true);
   });
 
-  it('leaves the web service as a commented placeholder, not a fake', () => {
-    expect(services.web).toBeUndefined();
-    expect(read('docker-compose.yml')).toMatch(/#\s*TODO\(web issue\)/);
+  it('serves the web page on the host\'s localhost:3000, handing browsers ws://localhost:7880 and tokens the compose server accepts', () => {
+    const web = services.web;
+    const env = web.environment as Record<string, string>;
+    expect(notWeb(Object.keys(env))).toEqual([]);
+    // The settings the server starts with are valid (and point browsers at the published LiveKit port).
+    const config = loadWebConfig(env);
+    expect(config.livekit.publicUrl).toBe(`ws://localhost:${livekit.port}`);
+    expect(services['livekit-server'].ports).toContain(`${livekit.port}:${livekit.port}`);
+    expect(livekit.keys[config.livekit.apiKey]).toBe(config.livekit.apiSecret);
+    // Published on the host's loopback at the port the server listens on, all interfaces inside.
+    expect(config.host).toBe('0.0.0.0');
+    expect(web.ports).toEqual([`127.0.0.1:3000:${config.port}`]);
+    // The page's own origin may ask for tokens, so the server does not run open.
+    expect(config.protection.allowedOrigins).toContain('http://localhost:3000');
+    // A WebRTC-free service: its own network, not LiveKit's namespace.
+    expect(web.network_mode).toBeUndefined();
+    // Your .env, like `npm run web` (LIVEKIT_AGENT_NAME must match the worker's), optional.
+    expect(web.env_file).toEqual([{ path: '.env', required: false }]);
+  });
+
+  it('the runner profile: the worker launches the runner in the same network namespace, with the same secret', async () => {
+    const runner = services['avatar-runner'];
+    expect(runner.network_mode).toBe('service:livekit-server');
+    const runnerEnv = { ...envFile(runner.env_file[0].path), ...runner.environment } as Record<string, string>;
+    expect(notRunner(Object.keys(runnerEnv))).toEqual([]);
+    // The runner's own loader accepts them (a missing or short secret would stop it).
+    const config = loadRunnerConfig(runnerEnv);
+    expect(config.livekitUrlOverride).toBe(`ws://127.0.0.1:${livekit.port}`);
+    // The worker's avatar overlay: AVATAR names the profile mounted into the worker, the secret is the runner's.
+    const overlay = envFile('deploy/compose/worker.runner.env');
+    expect(notOurs(Object.keys(overlay))).toEqual([]);
+    expect(envSchema.pick({ AVATAR: true, AVATAR_LAUNCH_SECRET: true }).safeParse(overlay).success).toBe(true);
+    expect(overlay.AVATAR_LAUNCH_SECRET).toBe(config.launchSecret);
+    const envFiles = (services.worker.env_file as { path: string }[]).map((e) => e.path);
+    expect(envFiles).toContain('${WORKER_AVATAR_ENV:-deploy/compose/worker.none.env}');
+    const mount = (services.worker.volumes as string[]).find((v) => v.includes(':/app/avatars/'))!;
+    const [source, target] = mount.split(':') as [string, string];
+    // /app/avatars is the image's AVATARS_DIR (WORKDIR /app, AVATARS_DIR=avatars by default).
+    expect(target).toBe(`${lastOf(stageNamed('runtime'), 'WORKDIR')}/${envSchema.shape.AVATARS_DIR.parse(undefined)}/${overlay.AVATAR}`);
+    expect(source.split('/').at(-1)).toBe(overlay.AVATAR);
+    const profile = await loadAvatarProfile(join(source, '..'), overlay.AVATAR!);
+    expect(profile.adapter).toBe('selfhosted');
+    const p = profile as Extract<typeof profile, { adapter: 'selfhosted' }>;
+    // Where the runner listens, in the shared namespace.
+    expect(new URL(p.apiUrl).hostname).toBe(config.host);
+    expect(urlPort(p.apiUrl)).toBe(config.port);
+    // Our runner reports playback start; and the worker renders the face itself when the runner cannot.
+    expect(p.waitPlaybackStart).toBe(true);
+    expect(p.fallback.length).toBeGreaterThan(0);
+    for (const f of p.fallback) expect(existsSync(join('avatars', f, 'avatar.json')), f).toBe(true);
+    // The runner renders a profile from the image's avatars/ that it can render itself.
+    expect((await loadAvatarProfile('avatars', config.avatar)).adapter).toBe('builtin');
+  });
+
+  it('the worker waits for a healthy runner when the profile is on, and does not need it otherwise', () => {
+    expect(services.worker.depends_on['avatar-runner']).toEqual({ condition: 'service_healthy', required: false });
+    // service_healthy needs a health check: the runner image has one.
+    expect(lastOf(stageNamed(services['avatar-runner'].build.target), 'HEALTHCHECK')).toBeDefined();
+    // Its port is not published on the host: only the worker launches avatars.
+    expect((services['livekit-server'].ports as string[]).some((p) => p.includes(String(services['avatar-runner'].environment.AVATAR_RUNNER_PORT)))).toBe(false);
   });
 });
 
 // --- Kubernetes ------------------------------------------------------------------------------------
 
+// Kubernetes objects are loose JSON here.
+type K8s = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type EnvVar = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string } } };
+type EnvFrom = { configMapRef?: { name: string }; secretRef?: { name: string } };
+
+const yamlDocs = (p: string): K8s[] => parseAllDocuments(read(p)).map((d) => d.toJS()).filter(Boolean);
+const hasKubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
+
+/** The variables a container gets: from its ConfigMaps (envFrom, whole) and its own env entries. */
+function containerVariables(c: K8s, configMaps: K8s[]): string[] {
+  const fromMaps = (c.envFrom ?? []).flatMap((e: EnvFrom) => (e.configMapRef ? Object.keys(configMaps.find((m) => m.metadata.name === e.configMapRef!.name)?.data ?? {}) : []));
+  return [...fromMaps, ...(c.env ?? []).map((e: EnvVar) => e.name)];
+}
+
+/** Every probe of a container: its HTTP path, and the containerPort its port (name or number) names. */
+function probes(c: K8s): { probe: string; path: string; port: number | undefined }[] {
+  return ['startupProbe', 'readinessProbe', 'livenessProbe']
+    .filter((p) => c[p])
+    .map((p) => {
+      const get = c[p].httpGet;
+      const port = c.ports.find((cp: { name?: string; containerPort: number }) => cp.name === get.port || cp.containerPort === get.port)?.containerPort;
+      return { probe: p, path: get.path, port };
+    });
+}
+
 describe('deploy/k8s (kustomize)', () => {
   const dir = 'deploy/k8s';
   const kustomization = yamlFile(join(dir, 'kustomization.yaml'));
-  const docs = (kustomization.resources as string[]).flatMap((r) => parseAllDocuments(read(join(dir, r))).map((d) => d.toJS()));
+  const docs = (kustomization.resources as string[]).flatMap((r) => yamlDocs(join(dir, r)));
   const byKind = (kind: string) => docs.filter((d) => d?.kind === kind);
-  const deployment = byKind('Deployment')[0];
+  const named = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name);
+  const deployment = named('Deployment', 'voice-avatar-worker');
   const pod = deployment.spec.template.spec;
   const container = pod.containers.find((c: { name: string }) => c.name === 'worker');
-  const configMap = byKind('ConfigMap')[0];
+  const configMap = named('ConfigMap', 'voice-avatar-worker-config');
   const secretTemplate = yamlFile(join(dir, 'secret.template.yaml'));
+  const secretName = secretTemplate.metadata.name as string;
+  const web = named('Deployment', 'voice-avatar-web');
+  const webContainer = web.spec.template.spec.containers.find((c: { name: string }) => c.name === 'web');
+  const webService = named('Service', 'voice-avatar-web');
+  const version = JSON.parse(read('package.json')).version as string;
 
   it('lists only resources that exist, and they parse', () => {
     for (const r of kustomization.resources as string[]) expect(existsSync(join(dir, r)), r).toBe(true);
-    expect(docs.map((d) => d.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget']);
-    for (const img of kustomization.images) expect(String(img.newTag)).toMatch(/^\d+\.\d+\.\d+/);
-    expect(String(kustomization.images[0].newTag)).toBe(JSON.parse(read('package.json')).version);
+    expect(docs.map((d) => `${d.kind}/${d.metadata.name}`).sort()).toEqual([
+      'ConfigMap/voice-avatar-worker-config',
+      'Deployment/voice-avatar-web',
+      'Deployment/voice-avatar-worker',
+      'HorizontalPodAutoscaler/voice-avatar-worker',
+      'PodDisruptionBudget/voice-avatar-worker',
+      'Service/voice-avatar-web',
+    ]);
+    // One image per Dockerfile target, each tagged with the package's version.
+    expect(Object.fromEntries(kustomization.images.map((i: { name: string; newTag: string }) => [i.name, String(i.newTag)]))).toEqual({ 'voice-avatar-worker': version, 'voice-avatar-web': version });
+    expect(container.image).toBe('voice-avatar-worker');
+    expect(webContainer.image).toBe('voice-avatar-web');
   });
 
-  it('points every probe at the container health port (8081, path /)', () => {
+  it('points every worker probe at the health port HEALTH_PORT sets (8081, path /)', () => {
     const health = container.ports.find((p: { name: string }) => p.name === 'health');
     expect(health.containerPort).toBe(8081);
-    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
-      const get = container[probe]?.httpGet;
-      expect(get, probe).toBeDefined();
-      expect(get.path, probe).toBe('/');
-      expect([health.name, health.containerPort], probe).toContain(get.port);
-    }
+    expect(Number(configMap.data.HEALTH_PORT ?? 8081)).toBe(health.containerPort);
+    // The default host listens on every interface, where the kubelet's probes arrive.
+    expect(configMap.data.HEALTH_HOST ?? envSchema.shape.HEALTH_HOST.parse(undefined)).toBe('0.0.0.0');
+    expect(probes(container).map((p) => p.probe)).toEqual(['startupProbe', 'readinessProbe', 'livenessProbe']);
+    for (const p of probes(container)) expect(p, p.probe).toMatchObject({ path: '/', port: health.containerPort });
   });
 
   it('keeps terminationGracePeriodSeconds above the drain timeout plus shutdown', () => {
@@ -324,16 +584,39 @@ describe('deploy/k8s (kustomize)', () => {
     expect(deployment.spec.strategy.rollingUpdate).toMatchObject({ maxUnavailable: 0 });
   });
 
-  it('sets only variables of our schema or the agents framework, and no secret in the ConfigMap', () => {
+  it('sets only variables of our schema or the agents framework, and every value parses', () => {
     expect(notOurs(Object.keys(configMap.data))).toEqual([]);
     expect(notOurs(Object.keys(secretTemplate.stringData))).toEqual([]);
     expect(notOurs((container.env ?? []).map((e: { name: string }) => e.name))).toEqual([]);
-    const secrets = ['LIVEKIT_API_SECRET', 'STT_API_KEY', 'DEEPGRAM_API_KEY', 'LLM_API_KEY', 'OPENAI_API_KEY', 'TTS_API_KEY', 'ELEVENLABS_API_KEY'];
-    expect(Object.keys(configMap.data).filter((k) => secrets.includes(k))).toEqual([]);
+    // The values are valid for the worker's schema (the keys it shares with the web page too).
+    const known = Object.fromEntries(Object.entries(configMap.data as Record<string, string>).filter(([k]) => schemaKeys.has(k)));
+    const parsed = envSchema.safeParse(known);
+    expect(parsed.success, JSON.stringify(parsed.error?.issues[0])).toBe(true);
+    const refs = container.envFrom.map((e: EnvFrom) => e.configMapRef?.name ?? e.secretRef?.name);
+    expect(refs).toEqual([configMap.metadata.name, secretName]);
+  });
+
+  it('keeps every secret in the Secret only: the template names them all, with no values, and nothing else holds one', () => {
+    const keys = Object.keys(secretTemplate.stringData);
+    expect(keys.filter((k) => !SECRETS.has(k) && k !== 'LIVEKIT_API_KEY')).toEqual([]);
+    expect([...SECRETS].filter((k) => !keys.includes(k))).toEqual([]);
     // A template: no real values.
     expect(Object.values(secretTemplate.stringData).every((v) => v === '')).toBe(true);
-    const refs = container.envFrom.map((e: { configMapRef?: { name: string }; secretRef?: { name: string } }) => e.configMapRef?.name ?? e.secretRef?.name);
-    expect(refs).toEqual([configMap.metadata.name, secretTemplate.metadata.name]);
+    // Not applied by the kustomization (you create it), and no ConfigMap or env value carries a secret.
+    expect(kustomization.resources).not.toContain('secret.template.yaml');
+    const componentDocs = readdirSync(join(dir, 'avatar-runner')).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').flatMap((f) => yamlDocs(join(dir, 'avatar-runner', f)));
+    for (const d of [...docs, ...componentDocs]) {
+      if (d.kind === 'ConfigMap') expect(Object.keys(d.data ?? {}).filter((k) => SECRETS.has(k)), d.metadata.name).toEqual([]);
+      if (d.kind === 'Secret') throw new Error(`a Secret in the manifests: ${d.metadata.name}`);
+      for (const c of d.spec?.template?.spec?.containers ?? []) {
+        for (const e of (c.env ?? []) as EnvVar[]) {
+          if (!SECRETS.has(e.name) && e.name !== 'LIVEKIT_API_KEY') continue;
+          expect(e.value, `${d.metadata.name}/${c.name}: ${e.name}`).toBeUndefined();
+          expect(e.valueFrom?.secretKeyRef, `${d.metadata.name}/${c.name}: ${e.name}`).toEqual(expect.objectContaining({ name: secretName, key: e.name }));
+        }
+        for (const e of (c.env ?? []) as EnvVar[]) if (e.valueFrom?.secretKeyRef) expect(keys, `${c.name}: ${e.name}`).toContain(e.valueFrom.secretKeyRef.key);
+      }
+    }
   });
 
   it('exposes /metrics on the METRICS_PORT the ConfigMap sets', () => {
@@ -343,31 +626,170 @@ describe('deploy/k8s (kustomize)', () => {
   });
 
   it('runs as the image user, non-root, with /tmp writable under a read-only root', () => {
-    const user = lastOf(effective(parseDockerfile(read('deploy/Dockerfile')).stages, parseDockerfile(read('deploy/Dockerfile')).stages.at(-1)!), 'USER')!;
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: Number(user.split(':')[0]) });
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: imageUser('runtime') });
     expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
     expect(container.volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toContain('/tmp');
   });
 
-  it('HPA, PDB and Deployment select the same pods', () => {
+  it('HPA, PDB and Deployment select the same pods, and not the web page', () => {
     const labels = deployment.spec.template.metadata.labels;
     expect(labels).toMatchObject(deployment.spec.selector.matchLabels);
-    expect(labels).toMatchObject(byKind('PodDisruptionBudget')[0].spec.selector.matchLabels);
+    const pdb = byKind('PodDisruptionBudget')[0].spec.selector.matchLabels;
+    expect(labels).toMatchObject(pdb);
+    expect(web.spec.template.metadata.labels).not.toMatchObject(pdb);
     expect(byKind('HorizontalPodAutoscaler')[0].spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: deployment.metadata.name });
     expect(deployment.spec.replicas).toBeUndefined();
     expect(container.resources.requests.cpu).toBeDefined();
     expect(container.resources.limits.memory).toBeDefined();
   });
 
-  it.skipIf(spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status !== 0)('builds with kubectl kustomize', () => {
-    const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
-    expect(out).toContain('image: voice-avatar-worker:0.1.0');
+  describe('the web page', () => {
+    it('gets the settings the web server reads, from the shared ConfigMap, and the LiveKit key from the Secret', () => {
+      expect(webContainer.envFrom).toEqual([{ configMapRef: { name: configMap.metadata.name } }]);
+      expect(notWeb((webContainer.env as EnvVar[]).map((e) => e.name))).toEqual([]);
+      expect(Object.fromEntries((webContainer.env as EnvVar[]).map((e) => [e.name, e.valueFrom?.secretKeyRef?.name]))).toMatchObject({ LIVEKIT_API_KEY: secretName, LIVEKIT_API_SECRET: secretName });
+      // The web server starts with the ConfigMap's values (and placeholder keys where the Secret goes).
+      const env = { ...configMap.data, LIVEKIT_API_KEY: 'APIplaceholder', LIVEKIT_API_SECRET: 'placeholder-secret' } as Record<string, string>;
+      const config = loadWebConfig(env);
+      expect(config.host).toBe('0.0.0.0');
+      expect(config.livekit.publicUrl).toMatch(/^wss:\/\//);
+      // Open to the internet: an origin list (or a shared key) so it is not an open token mint.
+      expect(config.protection.allowedOrigins.length).toBeGreaterThan(0);
+    });
+
+    it('listens on the port the container and the Service name, and is probed at /healthz', () => {
+      const http = webContainer.ports.find((p: { name: string }) => p.name === 'http');
+      expect(http.containerPort).toBe(Number(configMap.data.WEB_PORT));
+      expect(probes(webContainer).length).toBeGreaterThanOrEqual(2);
+      for (const p of probes(webContainer)) expect(p, p.probe).toMatchObject({ path: '/healthz', port: http.containerPort });
+      // The Service reaches those pods on that port.
+      expect(web.spec.template.metadata.labels).toMatchObject(webService.spec.selector);
+      expect(web.spec.selector.matchLabels).toMatchObject(webService.spec.selector);
+      expect(webService.spec.ports.map((p: { targetPort: string }) => p.targetPort)).toEqual([http.name]);
+    });
+
+    it('runs as the web image user, non-root, read-only, with resources', () => {
+      expect(web.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: imageUser('web') });
+      expect(webContainer.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+      expect(webContainer.resources.requests).toMatchObject({ cpu: expect.anything(), memory: expect.anything() });
+      expect(webContainer.resources.limits.memory).toBeDefined();
+    });
   });
 
-  it('leaves the web and GPU variants as marked TODOs, not fakes', () => {
-    const text = read(join(dir, 'kustomization.yaml'));
-    expect(text).toMatch(/TODO\(web issue\)/);
-    expect(text).toMatch(/TODO\(avatar-runner issue\)/);
-    expect(docs.filter((d) => /web|gpu|runner/i.test(d.metadata.name))).toEqual([]);
+  it.skipIf(!hasKubectl)('builds with kubectl kustomize', () => {
+    const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
+    expect(out).toContain(`image: voice-avatar-worker:${version}`);
+    expect(out).toContain(`image: voice-avatar-web:${version}`);
+  });
+});
+
+describe('deploy/k8s/avatar-runner (kustomize component: the runner on a GPU host)', () => {
+  const base = 'deploy/k8s';
+  const dir = join(base, 'avatar-runner');
+  const component = yamlFile(join(dir, 'kustomization.yaml'));
+  const docs = (component.resources as string[]).flatMap((r) => yamlDocs(join(dir, r)));
+  const named = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name);
+  const runner = named('Deployment', 'voice-avatar-runner');
+  const runnerPod = runner.spec.template.spec;
+  const runnerContainer = runnerPod.containers.find((c: { name: string }) => c.name === 'runner');
+  const runnerConfig = named('ConfigMap', 'voice-avatar-runner-config');
+  const service = named('Service', 'voice-avatar-runner');
+  const baseDocs = (yamlFile(join(base, 'kustomization.yaml')).resources as string[]).flatMap((r) => yamlDocs(join(base, r)));
+  const secretTemplate = yamlFile(join(base, 'secret.template.yaml'));
+  const patches = (component.patches as { path: string }[]).flatMap((p) => yamlDocs(join(dir, p.path)));
+  const profileFile = (component.configMapGenerator[0].files[0] as string).split('=');
+  const workerProfile = avatarProfileSchema.parse(JSON.parse(read(join(dir, profileFile[1]!))));
+
+  it('is a Component whose files exist and parse', () => {
+    expect(component.kind).toBe('Component');
+    for (const r of [...component.resources, ...component.patches.map((p: { path: string }) => p.path), profileFile[1]]) expect(existsSync(join(dir, r)), r).toBe(true);
+    expect(docs.map((d) => `${d.kind}/${d.metadata.name}`).sort()).toEqual(['ConfigMap/voice-avatar-runner-config', 'Deployment/voice-avatar-runner', 'Service/voice-avatar-runner']);
+    expect(component.images).toEqual([{ name: 'voice-avatar-runner', newTag: JSON.parse(read('package.json')).version }]);
+    expect(runnerContainer.image).toBe('voice-avatar-runner');
+  });
+
+  it('sets only the runner\'s variables, valid for its loader, with the launch secret from the Secret', () => {
+    const names = containerVariables(runnerContainer, [...docs, ...baseDocs]);
+    expect(notRunner(names)).toEqual([]);
+    const secret = (runnerContainer.env as EnvVar[]).find((e) => e.name === 'AVATAR_LAUNCH_SECRET')!;
+    expect(secret.valueFrom?.secretKeyRef).toEqual({ name: secretTemplate.metadata.name, key: 'AVATAR_LAUNCH_SECRET' });
+    // LIVEKIT_URL: the one the workers use.
+    const lk = (runnerContainer.env as EnvVar[]).find((e) => e.name === 'LIVEKIT_URL')!;
+    expect(lk.valueFrom?.configMapKeyRef).toEqual({ name: 'voice-avatar-worker-config', key: 'LIVEKIT_URL' });
+    const workerConfig = baseDocs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'voice-avatar-worker-config');
+    const config = loadRunnerConfig({ ...runnerConfig.data, AVATAR_LAUNCH_SECRET: 'placeholder-launch-secret-0123', LIVEKIT_URL: workerConfig.data.LIVEKIT_URL });
+    expect(config.port).toBe(runnerContainer.ports.find((p: { name: string }) => p.name === 'launch').containerPort);
+  });
+
+  it(`is probed at ${RUNNER_READY_PATH} (ready) and ${RUNNER_HEALTH_PATH} (alive) on its launch port, which the Service and the workers' profile name`, async () => {
+    const launch = runnerContainer.ports.find((p: { name: string }) => p.name === 'launch');
+    expect(probes(runnerContainer).map((p) => p.probe)).toEqual(expect.arrayContaining(['readinessProbe', 'livenessProbe']));
+    for (const p of probes(runnerContainer)) expect(p, p.probe).toMatchObject({ path: p.probe === 'readinessProbe' ? RUNNER_READY_PATH : RUNNER_HEALTH_PATH, port: launch.containerPort });
+    expect(runner.spec.template.metadata.labels).toMatchObject(service.spec.selector);
+    expect(service.spec.ports).toEqual([{ name: 'launch', port: launch.containerPort, targetPort: 'launch' }]);
+    // The workers' selfhosted profile launches at that Service (same namespace) and port.
+    expect(workerProfile.adapter).toBe('selfhosted');
+    const p = workerProfile as Extract<typeof workerProfile, { adapter: 'selfhosted' }>;
+    expect(new URL(p.apiUrl).hostname).toBe(service.metadata.name);
+    expect(urlPort(p.apiUrl)).toBe(service.spec.ports[0].port);
+    expect(p.waitPlaybackStart).toBe(true);
+    expect(p.fallback.length).toBeGreaterThan(0);
+    for (const f of p.fallback) expect(existsSync(join('avatars', f, 'avatar.json')), f).toBe(true);
+    // The face the runner renders is one it can render itself (builtin), from the image's avatars/.
+    expect((await loadAvatarProfile('avatars', runnerConfig.data.AVATAR)).adapter).toBe('builtin');
+  });
+
+  it('puts the runner on a GPU node holding nvidia.com/gpu, non-root and read-only like the rest', () => {
+    const gpu = patches.find((d) => d.kind === 'Deployment' && d.metadata.name === runner.metadata.name);
+    expect(gpu).toBeDefined();
+    const container = gpu.spec.template.spec.containers.find((c: { name: string }) => c.name === runnerContainer.name);
+    expect(Number(container.resources.limits['nvidia.com/gpu'])).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(gpu.spec.template.spec.nodeSelector ?? {}).length).toBeGreaterThan(0);
+    expect(gpu.spec.template.spec.tolerations).toEqual(expect.arrayContaining([expect.objectContaining({ key: 'nvidia.com/gpu' })]));
+    expect(runnerPod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: imageUser('runner') });
+    expect(runnerContainer.securityContext.readOnlyRootFilesystem).toBe(true);
+    expect(runnerContainer.resources.limits.memory).toBeDefined();
+  });
+
+  it('switches the workers to the runner profile, mounted where the loader looks for it', () => {
+    const cm = patches.find((d) => d.kind === 'ConfigMap');
+    const dep = patches.find((d) => d.kind === 'Deployment' && d.metadata.name === 'voice-avatar-worker');
+    // The patches target objects of the base.
+    for (const d of [cm, dep]) expect(baseDocs.some((b) => b.kind === d.kind && b.metadata.name === d.metadata.name), `${d.kind}/${d.metadata.name}`).toBe(true);
+    expect(notOurs(Object.keys(cm.data))).toEqual([]);
+    const avatar = cm.data.AVATAR as string;
+    const worker = dep.spec.template.spec.containers.find((c: { name: string }) => c.name === 'worker');
+    const mount = worker.volumeMounts[0];
+    expect(mount.mountPath).toBe(`${lastOf(stageNamed('runtime'), 'WORKDIR')}/${envSchema.shape.AVATARS_DIR.parse(undefined)}/${avatar}`);
+    const volume = dep.spec.template.spec.volumes.find((v: { name: string }) => v.name === mount.name);
+    expect(volume.configMap.name).toBe(component.configMapGenerator[0].name);
+    expect(profileFile[0]).toBe('avatar.json');
+  });
+
+  it.skipIf(!hasKubectl)('builds on the base with kubectl kustomize: the runner holds a GPU, the workers mount the generated profile', () => {
+    // A throwaway overlay (kustomize wants relative paths): the base plus this component.
+    const overlay = mkdtempSync(join(tmpdir(), 'deploy-k8s-'));
+    try {
+      writeFileSync(
+        join(overlay, 'kustomization.yaml'),
+        `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${relative(overlay, resolve(base))}]\ncomponents: [${relative(overlay, resolve(dir))}]\n`,
+      );
+      const out = parseAllDocuments(execFileSync('kubectl', ['kustomize', overlay], { encoding: 'utf8' })).map((d) => d.toJS() as K8s);
+      const get = (kind: string, name: string) => out.find((d) => d.kind === kind && d.metadata.name.startsWith(name));
+      const builtRunner = get('Deployment', 'voice-avatar-runner').spec.template.spec;
+      expect(builtRunner.containers[0].resources.limits['nvidia.com/gpu']).toBe(1);
+      expect(builtRunner.containers[0].resources.limits.memory).toBeDefined();
+      expect(builtRunner.containers[0].image).toBe(`voice-avatar-runner:${JSON.parse(read('package.json')).version}`);
+      expect(builtRunner.nodeSelector).toBeDefined();
+      expect(get('ConfigMap', 'voice-avatar-worker-config').data.AVATAR).toBe('runner');
+      const builtWorker = get('Deployment', 'voice-avatar-worker').spec.template.spec;
+      const generated = get('ConfigMap', 'voice-avatar-worker-avatar-runner');
+      expect(builtWorker.volumes.find((v: K8s) => v.configMap).configMap.name).toBe(generated.metadata.name);
+      expect(builtWorker.containers[0].volumeMounts.map((m: K8s) => m.mountPath)).toEqual(expect.arrayContaining(['/tmp', '/app/avatars/runner']));
+      expect(avatarProfileSchema.parse(JSON.parse(generated.data['avatar.json'])).adapter).toBe('selfhosted');
+      expect(builtWorker.containers[0].image).toMatch(/^voice-avatar-worker:/);
+    } finally {
+      rmSync(overlay, { recursive: true, force: true });
+    }
   });
 });

@@ -94,7 +94,7 @@ export const lemonSliceProfileSchema = z
 
 export const selfhostedProfileSchema = z.object({
   adapter: z.literal('selfhosted'),
-  ...remoteCommon({ apiUrl: 'http://127.0.0.1:8790', sampleRate: 24000 }),
+  ...remoteCommon({ apiUrl: 'http://127.0.0.1:8089', sampleRate: 24000 }),
   /** Where to POST {url, token, room}; `apiUrl` + /launch when absent. Sent with `Authorization: Bearer $AVATAR_LAUNCH_SECRET`. */
   launchUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** Hold `playbackStarted` until the runner calls lk.playback_started (true for runners that do). */

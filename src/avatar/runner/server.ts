@@ -8,6 +8,8 @@ import { RunnerSession, type RunnerSessionOptions } from './session.js';
 
 export const LAUNCH_PATH = '/launch';
 export const HEALTH_PATH = '/health';
+/** 200 while this runner takes launches, 503 when at AVATAR_RUNNER_MAX_SESSIONS: a readiness probe keeps launches away from a full runner. */
+export const READY_PATH = '/ready';
 
 export interface RunnerServerOptions {
   launchSecret: string;
@@ -50,6 +52,10 @@ export async function createRunnerServer(opts: RunnerServerOptions): Promise<Ava
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ error: 'not found' }));
 
   app.get(HEALTH_PATH, async () => ({ status: 'ok', avatar: opts.profile.name, sessions: sessions.size, maxSessions: opts.maxSessions }));
+  app.get(READY_PATH, async (_request, reply) => {
+    const full = sessions.size >= opts.maxSessions;
+    return reply.status(full ? 503 : 200).send({ status: full ? 'full' : 'ready', sessions: sessions.size, maxSessions: opts.maxSessions });
+  });
 
   app.post(LAUNCH_PATH, async (request, reply) => {
     if (!authorized(request.headers.authorization, expected)) {
