@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import { dispose } from '@livekit/rtc-node';
 import { benchBuiltinAvatar } from './builtin-avatar.js';
 import { benchRemoteAvatar } from './remote-avatar.js';
+import { benchRenderer } from './renderer.js';
 import { benchTurnLatency } from './turn-latency.js';
 import { benchUnrealBridge } from './unreal-bridge.js';
 
@@ -11,5 +12,6 @@ await benchBuiltinAvatar();
 await benchTurnLatency(Number(process.env.BENCH_TURNS ?? 20));
 await benchRemoteAvatar(Number(process.env.BENCH_REMOTE_RUNS ?? 10));
 await benchUnrealBridge();
+await benchRenderer();
 await dispose();
 process.exit(0);

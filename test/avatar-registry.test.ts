@@ -130,4 +130,32 @@ describe('avatar registry: fallback chain', () => {
     expect(fell).toBe(false);
     expect(avatar.handle.profile.name).toBe('remote');
   });
+
+  it('a GPU renderer profile on disk renders through the reference renderer; with the renderer down it falls back to the builtin face', async () => {
+    const { ReferenceRenderer } = await import('../src/avatar/renderer/reference-renderer.js');
+    const secret = 'renderer-secret-0123456789';
+    const renderer = new ReferenceRenderer({ secret, logger });
+    const url = await renderer.listen();
+    await profile('gpu', { adapter: 'diffusion', url, avatarId: 'reference', width: 256, height: 256, fps: 25, frameFormat: 'jpeg', fallback: ['face'] });
+    try {
+      const sink = new MemoryMediaSink();
+      const avatar = await attachAvatar({ session: fakeSession(), sink, logger, keys: { rendererSecret: secret } }, dir, 'gpu');
+      expect(avatar.handle.profile.adapter).toBe('diffusion');
+      expect(avatar.fallbacks).toEqual([]);
+      await avatar.close();
+    } finally {
+      await renderer.close();
+    }
+    // Nothing listens there any more: the worker says so and the builtin face takes over.
+    const session = fakeSession();
+    const avatar = await attachAvatar({ session, sink: new MemoryMediaSink(), logger, keys: { rendererSecret: secret } }, dir, 'gpu');
+    try {
+      expect(avatar.handle.profile.name).toBe('face');
+      expect(avatar.fallbacks[0]?.profile).toBe('gpu');
+      expect(avatar.fallbacks[0]?.reason).not.toContain(secret);
+      expect(session.output.audio).toBeInstanceOf(LocalAvatarOutput);
+    } finally {
+      await avatar.close();
+    }
+  });
 });

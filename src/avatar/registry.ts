@@ -5,6 +5,7 @@ import type { AvatarAdapter, AvatarContext, AvatarHandle, SegmentTimingSource } 
 import type { SegmentTimings } from './local/avatar-output.js';
 import { noneAdapter } from './none.js';
 import { remoteAdapterFor } from './remote/index.js';
+import { diffusionAdapter, splatAdapter } from './renderer/adapters.js';
 import { unrealAdapter } from './unreal/adapter.js';
 
 /**
@@ -23,6 +24,10 @@ export function adapterFor(profile: AvatarProfile): AvatarAdapter {
       return builtinAdapter(profile);
     case 'none':
       return noneAdapter(profile);
+    case 'diffusion':
+      return diffusionAdapter(profile);
+    case 'splat':
+      return splatAdapter(profile);
     case 'unreal':
       return unrealAdapter(profile);
     case 'tavus':

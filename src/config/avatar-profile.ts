@@ -2,6 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { remoteProfileSchemas } from '../avatar/remote/profiles.js';
+import { diffusionProfileSchema, splatProfileSchema } from '../avatar/renderer/profiles.js';
 import { unrealProfileSchema } from '../avatar/unreal/profiles.js';
 import { localVideo, profileCommon as common } from './profile-common.js';
 
@@ -39,6 +40,8 @@ export const avatarProfileSchema = z.discriminatedUnion('adapter', [
   builtinProfileSchema,
   noneProfileSchema,
   ...remoteProfileSchemas,
+  diffusionProfileSchema,
+  splatProfileSchema,
   unrealProfileSchema,
 ]);
 

@@ -4,6 +4,7 @@ import type { AvatarKeys } from '../../config/config.js';
 import type { LocalOutput } from '../contract.js';
 import { createBuiltinFace } from '../frames/builtin/index.js';
 import { createVisemeEngine } from '../visemes/index.js';
+import { rendererOutputFor } from '../renderer/renderer-output.js';
 import { AvatarAnimator } from './animator.js';
 import { LocalAvatarOutput } from './avatar-output.js';
 import type { AvatarMediaSink } from './media-sink.js';
@@ -36,9 +37,12 @@ export function localOutputFor(profile: AvatarProfile, opts: LocalOutputOptions)
   switch (profile.adapter) {
     case 'builtin':
       return builtinOutput(profile, opts);
-    // Further local adapters join here, each returning its LocalOutput:
-    //   'diffusion' / 'splat': the renderer-protocol client (frames from a GPU server, needs opts.keys.rendererSecret);
-    //   'unreal': the Pixel Streaming bridge.
+    case 'diffusion':
+    case 'splat':
+      // Frames from a GPU server over the renderer protocol (needs opts.keys.rendererSecret).
+      return rendererOutputFor(profile, opts);
+    // 'unreal' is not offered here: its bridge is a player of one Unreal instance, which a runner
+    // serving many rooms cannot share; the worker's own `unreal` adapter drives it.
     case 'none':
       throw new Error(`avatar ${profile.name} is voice only (adapter none): it has no face to render; name a builtin (or other local) profile`);
     default: {

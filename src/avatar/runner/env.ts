@@ -21,6 +21,8 @@ export const runnerEnvSchema = z.object({
     .string()
     .regex(/^(wss?|https?):\/\/[^\s]+$/, { error: 'must be a ws://, wss://, http:// or https:// URL, e.g. ws://livekit:7880' })
     .optional(),
+  /** For a renderer-protocol profile (diffusion, splat): the bearer secret of your GPU renderer. */
+  AVATAR_RENDERER_SECRET: envSchema.shape.AVATAR_RENDERER_SECRET,
   AVATAR_RUNNER_MAX_SESSIONS: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(256).default(4),
   LOG_LEVEL: envSchema.shape.LOG_LEVEL,
 });
@@ -33,12 +35,14 @@ export interface RunnerConfig {
   avatarsDir: string;
   livekitUrlOverride?: string;
   maxSessions: number;
+  /** AVATAR_RENDERER_SECRET, for renderer-protocol profiles. */
+  rendererSecret?: string;
   logLevel: string;
   /** Values that must never appear in a log line or a response. */
   secrets: string[];
 }
 
-const SECRETS = new Set(['AVATAR_LAUNCH_SECRET']);
+const SECRETS = new Set(['AVATAR_LAUNCH_SECRET', 'AVATAR_RENDERER_SECRET']);
 
 export function loadRunnerConfig(source: NodeJS.ProcessEnv = process.env): RunnerConfig {
   // As for the worker: only our variables, and an empty value means "not set".
@@ -61,7 +65,8 @@ export function loadRunnerConfig(source: NodeJS.ProcessEnv = process.env): Runne
     avatarsDir: env.AVATARS_DIR,
     ...(env.LIVEKIT_URL ? { livekitUrlOverride: env.LIVEKIT_URL } : {}),
     maxSessions: env.AVATAR_RUNNER_MAX_SESSIONS,
+    ...(env.AVATAR_RENDERER_SECRET ? { rendererSecret: env.AVATAR_RENDERER_SECRET } : {}),
     logLevel: env.LOG_LEVEL,
-    secrets: [env.AVATAR_LAUNCH_SECRET],
+    secrets: [env.AVATAR_LAUNCH_SECRET, ...(env.AVATAR_RENDERER_SECRET ? [env.AVATAR_RENDERER_SECRET] : [])],
   };
 }

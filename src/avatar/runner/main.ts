@@ -24,9 +24,10 @@ async function main(): Promise<void> {
   const profile = await loadAvatarProfile(config.avatarsDir, config.avatar).catch((err: Error) => {
     throw new ConfigError('AVATAR', err.message);
   });
+  const keys = config.rendererSecret ? { keys: { rendererSecret: config.rendererSecret } } : {};
   try {
     // Fails now, not at the first launch, when the profile is not one this process can render.
-    localOutputFor(profile, { sink: NO_SINK, logger });
+    localOutputFor(profile, { sink: NO_SINK, logger, ...keys });
   } catch (err) {
     throw new ConfigError('AVATAR', `AVATAR=${config.avatar}: ${(err as Error).message}`);
   }
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     profile,
     logger,
     maxSessions: config.maxSessions,
+    ...keys,
     ...(config.livekitUrlOverride ? { livekitUrlOverride: config.livekitUrlOverride } : {}),
   });
   const address = await runner.app.listen({ host: config.host, port: config.port });
