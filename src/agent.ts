@@ -4,6 +4,7 @@ import { attachAvatar, rendersLocally } from './avatar/registry.js';
 import { loadConfig } from './config/config.js';
 import { createLogger } from './logging.js';
 import { connectJobReporter } from './metrics/job-reporter.js';
+import { reportAvatarFrames } from './metrics/avatar-frame-reporter.js';
 import { observeTurns } from './metrics/observe-turns.js';
 import { reportTurns } from './metrics/report-turns.js';
 import { TurnTimeline } from './metrics/turn-timeline.js';
@@ -57,6 +58,9 @@ export default defineAgent({
       reporter.avatarFallback(f.profile, f.reason);
       reporter.avatar(now.profile.adapter, rendersLocally(now.profile.adapter), avatar.attachMs);
     });
+
+    const stopFrameReports = reportAvatarFrames(avatar, reporter);
+    ctx.addShutdownCallback(async () => stopFrameReports());
 
     observeTurns(session, timeline, avatar.timings);
     // Per turn: log line, over-budget warning naming the slowest stage, /metrics, `avatar.latency` data message.

@@ -16,6 +16,7 @@ import { loadConfig } from '../src/config/config.js';
 import { TurnTimeline, type TurnTimings } from '../src/metrics/turn-timeline.js';
 import { startWorkerMetricsEndpoint } from '../src/metrics/worker-endpoint.js';
 import { createWorkerLoad, defaultMaxLocalRenders } from '../src/metrics/worker-load.js';
+import { reportAvatarFrames } from '../src/metrics/avatar-frame-reporter.js';
 import { sampleCpuLoad } from '../src/metrics/cpu-load.js';
 import { classifyFallbackReason, WorkerMetrics } from '../src/metrics/worker-metrics.js';
 
@@ -100,7 +101,7 @@ describe('latency budget', () => {
     reportTurns(timeline, {
       logger,
       budgetMs: 1000,
-      reporter: { turn: (t) => void reported.push(t), avatarFallback: () => {}, avatar: () => {}, close: async () => {} },
+      reporter: { turn: (t) => void reported.push(t), avatarFallback: () => {}, avatar: () => {}, avatarFrames: () => {}, close: async () => {} },
       publish,
     });
     for (const t of [QUICK, SLOW_LLM]) {
@@ -291,6 +292,31 @@ describe('job processes → main process /metrics', () => {
     expect(sample(body, 'voice_avatar_active_avatars{adapter="builtin"}')).toBe(1);
     await b.close();
     await until(() => hub.localRenders === 0);
+  });
+
+  it('counts the frames of a renderer-fed avatar by outcome (rate = fps), across a fallback', async () => {
+    const m = new WorkerMetrics();
+    const hub = await startMetricsHub(m, { socketPath: tempSocketPath() });
+    cleanups.push(() => hub.close());
+    const reporter = connectJobReporter('AJ_frames', { socketPath: hub.socketPath });
+    cleanups.push(() => reporter.close());
+    let stats = { shown: 0, dropped: 0, repeated: 0 };
+    const gpu = { profile: { name: 'gpu', adapter: 'diffusion' }, stats: () => stats, close: async () => {} };
+    const face = { profile: { name: 'face', adapter: 'builtin' }, close: async () => {} };
+    const avatar = { handle: gpu as unknown } as { handle: import('../src/avatar/contract.js').AvatarHandle };
+    const stop = reportAvatarFrames(avatar as never, reporter, 60_000);
+    stats = { shown: 125, dropped: 3, repeated: 7 };
+    stop();
+    await until(async () => sample((await m.exposition()).body, 'voice_avatar_avatar_frames_total{adapter="diffusion",outcome="shown"}') === 125);
+    const body = (await m.exposition()).body;
+    expect(sample(body, 'voice_avatar_avatar_frames_total{adapter="diffusion",outcome="dropped"}')).toBe(3);
+    expect(sample(body, 'voice_avatar_avatar_frames_total{adapter="diffusion",outcome="repeated"}')).toBe(7);
+    // After a fallback to the builtin face (no stats), nothing more is counted, and nothing breaks.
+    avatar.handle = face as never;
+    const stop2 = reportAvatarFrames(avatar as never, reporter, 60_000);
+    stop2();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sample((await m.exposition()).body, 'voice_avatar_avatar_frames_total{adapter="diffusion",outcome="shown"}')).toBe(125);
   });
 
   it('the load LiveKit sees is the larger of CPU and the render share, so a burst of calls cannot overfill a quiet worker', async () => {

@@ -50,6 +50,16 @@ export interface LocalOutput extends voice.AudioOutput, SegmentTimingSource {
   close(): Promise<void>;
 }
 
+/** Frame counts since the avatar started (cumulative), for /metrics: fps is their rate. */
+export interface AvatarFrameStats {
+  /** Fresh frames published. */
+  shown: number;
+  /** Frames thrown away because they came too late (or beyond the queue cap). */
+  dropped: number;
+  /** Ticks that repeated the previous picture because the renderer had nothing yet. */
+  repeated: number;
+}
+
 /** A running avatar for one job. */
 export interface AvatarHandle {
   readonly profile: AvatarProfile;
@@ -63,6 +73,8 @@ export interface AvatarHandle {
    * fallback chain and the conversation goes on.
    */
   readonly lost?: Promise<string>;
+  /** Frame counts of a renderer this worker receives frames from (GPU renderer, Unreal). */
+  stats?(): AvatarFrameStats;
   /** Tools the LLM may call to drive this avatar (an Unreal MetaHuman's emotions and gestures). */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly tools?: Record<string, llm.AnonFunctionTool<any, any, any>>;

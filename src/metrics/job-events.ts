@@ -37,6 +37,14 @@ export const jobEventSchema = z.discriminatedUnion('type', [
     rendersLocally: z.boolean(),
     joinMs: z.number().min(0).max(600_000).optional(),
   }),
+  /** Frames of a received-video avatar (GPU renderer, Unreal) since the last report. */
+  z.object({
+    type: z.literal('avatar_frames'),
+    adapter: z.string().max(40),
+    shown: z.number().int().min(0).max(1_000_000),
+    dropped: z.number().int().min(0).max(1_000_000),
+    repeated: z.number().int().min(0).max(1_000_000),
+  }),
 ]);
 
 export type JobEvent = z.infer<typeof jobEventSchema>;

@@ -8,10 +8,12 @@ export interface JobReporter {
   avatarFallback(profile: string, reason: string): void;
   /** The avatar now showing (at start and after each fallback). */
   avatar(adapter: string, rendersLocally: boolean, joinMs?: number): void;
+  /** Frames since the last report, of an avatar whose frames come from a renderer. */
+  avatarFrames(adapter: string, frames: { shown: number; dropped: number; repeated: number }): void;
   close(): Promise<void>;
 }
 
-const NOOP: JobReporter = { turn: () => {}, avatarFallback: () => {}, avatar: () => {}, close: async () => {} };
+const NOOP: JobReporter = { turn: () => {}, avatarFallback: () => {}, avatar: () => {}, avatarFrames: () => {}, close: async () => {} };
 
 /**
  * Connect this job to the main process's metrics hub. The connection itself counts the job as
@@ -36,6 +38,7 @@ export function connectJobReporter(jobId: string, opts: { socketPath?: string; o
   return {
     turn: (turn, budgetMs) => send({ type: 'turn', turn: { ...turn }, budgetMs }),
     avatarFallback: (profile, reason) => send({ type: 'avatar_fallback', profile: profile.slice(0, 200), reason: reason.slice(0, 2000) }),
+    avatarFrames: (adapter, f) => send({ type: 'avatar_frames', adapter: adapter.slice(0, 40), shown: f.shown, dropped: f.dropped, repeated: f.repeated }),
     avatar: (adapter, rendersLocally, joinMs) =>
       send({ type: 'avatar', adapter: adapter.slice(0, 40), rendersLocally, ...(joinMs !== undefined ? { joinMs: Math.min(600_000, Math.max(0, joinMs)) } : {}) }),
     close: () =>

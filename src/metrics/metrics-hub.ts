@@ -92,6 +92,9 @@ export async function startMetricsHub(metrics: WorkerMetrics, opts: { socketPath
         case 'avatar_fallback':
           metrics.avatarFallback(event.reason);
           break;
+        case 'avatar_frames':
+          for (const outcome of ['shown', 'dropped', 'repeated'] as const) if (event[outcome] > 0) metrics.avatarFrames.inc({ adapter: event.adapter, outcome }, event[outcome]);
+          break;
         case 'avatar':
           setAvatar(event.adapter, event.rendersLocally);
           if (event.joinMs !== undefined) metrics.avatarJoinSeconds.observe({ adapter: event.adapter }, event.joinMs / 1000);

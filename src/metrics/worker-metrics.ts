@@ -82,6 +82,13 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  readonly avatarFrames = new Counter({
+    name: `${METRIC_PREFIX}avatar_frames_total`,
+    help: 'Frames of avatars rendered elsewhere and published here (GPU renderer, Unreal), by outcome: shown (rate = fps), dropped (late), repeated (the renderer stalled).',
+    labelNames: ['adapter', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly activeJobs = new Gauge({
     name: `${METRIC_PREFIX}active_jobs`,
     help: 'Conversations (job processes) running in this worker.',

@@ -35,6 +35,10 @@ function rendererAdapter(profile: RendererProfile): AvatarAdapter {
         profile,
         timings: output,
         lost: output.lost,
+        stats: () => {
+          const s = output.syncStats;
+          return { shown: s.fresh, dropped: s.droppedLate + s.overflow, repeated: s.repeated };
+        },
         close: () => output.close(),
       };
     },

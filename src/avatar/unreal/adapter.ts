@@ -35,6 +35,8 @@ export function unrealAdapter(profile: UnrealProfile): AvatarAdapter {
       return {
         profile,
         timings: output,
+        // Unreal paces its own video; every frame it sends is republished.
+        stats: () => ({ shown: output.stats().framesIn, dropped: 0, repeated: 0 }),
         tools: unrealExpressionTools(output, profile.expressions),
         lost: link.lost,
         close: async () => {
