@@ -67,6 +67,30 @@ describe('latency budget', () => {
     ]);
   });
 
+  it('a turn that waited on the end-of-turn decision blames eot, even when preemptive generation ran the LLM and TTS meanwhile', () => {
+    // Preemptive: the reply was ready at 700 ms, but the turn detector only let go at 3000 ms.
+    const waited: TurnTimings = { endOfSpeechAt: 1_700_000_020_000, transcriptMs: 250, endOfTurnMs: 3000, llmFirstTokenMs: 520, ttsFirstAudioMs: 700, firstAvatarFrameMs: 3060 };
+    expect(stageDeltas(waited).map((s) => [s.stage, s.ms])).toEqual([
+      ['stt', 250],
+      ['eot', 2750],
+      ['llm', 0],
+      ['tts', 0],
+      ['avatar', 60],
+    ]);
+    const verdict = checkBudget(waited, 1000);
+    expect(verdict.slowest).toMatchObject({ stage: 'eot', from: 'transcript', to: 'end of turn' });
+    expect(formatBudgetWarning(verdict)).toBe('turn over budget: 3060 ms > 1000 ms; slowest stage: eot 2750 ms (transcript → end of turn)');
+    // Without preemption the providers' time after the decision is theirs.
+    const sequential: TurnTimings = { ...waited, endOfTurnMs: 400, llmFirstTokenMs: 900, ttsFirstAudioMs: 1100, firstAvatarFrameMs: 1150 };
+    expect(stageDeltas(sequential).map((s) => [s.stage, s.ms])).toEqual([
+      ['stt', 250],
+      ['eot', 150],
+      ['llm', 500],
+      ['tts', 200],
+      ['avatar', 50],
+    ]);
+  });
+
   it('warns over budget and names the slowest stage', () => {
     const v = checkBudget(SLOW_LLM, 1000);
     expect(v).toMatchObject({ over: true, totalMs: 1400, budgetMs: 1000, slowest: { stage: 'llm', ms: 900 } });

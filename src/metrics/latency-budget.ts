@@ -4,13 +4,17 @@ import type { TurnTimings } from './turn-timeline.js';
  * A turn's stages as links of one chain. Each stage is named for the mark that ends it and lasts
  * from the previous mark that was seen (end of speech for the first):
  *
- *   end of speech ─stt─► transcript ─llm─► first LLM token ─tts─► first TTS audio ─avatar─► first frame
+ *   end of speech ─stt─► transcript ─eot─► end of turn ─llm─► first LLM token ─tts─► first TTS audio ─avatar─► first frame
  *
  * When a mark is missing (a provider that reports no transcript event, say) the next stage spans
  * both links, and `from` says so.
  */
 export const STAGES = [
   { stage: 'stt', mark: 'transcriptMs', label: 'transcript' },
+  // Waiting for the end-of-turn decision. With preemptive generation the LLM and TTS run during
+  // it; their marks then fall inside this stage and their own stages are 0: the user waited for
+  // the turn detector, not for them.
+  { stage: 'eot', mark: 'endOfTurnMs', label: 'end of turn' },
   { stage: 'llm', mark: 'llmFirstTokenMs', label: 'first LLM token' },
   { stage: 'tts', mark: 'ttsFirstAudioMs', label: 'first TTS audio' },
   { stage: 'avatar', mark: 'firstAvatarFrameMs', label: 'first avatar frame' },

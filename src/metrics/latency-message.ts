@@ -24,6 +24,7 @@ export const latencyMessageSchema = z.object({
   /** Each stage's end, in ms after the end of speech. A stage whose event was not seen is absent. */
   marks: z.object({
     transcriptMs: mark.optional(),
+    endOfTurnMs: mark.optional(),
     llmFirstTokenMs: mark.optional(),
     ttsFirstAudioMs: mark.optional(),
     firstAvatarFrameMs: mark,
@@ -33,7 +34,7 @@ export const latencyMessageSchema = z.object({
   budgetMs: ms,
   overBudget: z.boolean(),
   /** The stage that took longest (its time since the previous mark); absent with no stages. */
-  slowest: z.object({ stage: z.enum(['stt', 'llm', 'tts', 'avatar'] as const satisfies readonly StageName[]), ms }).optional(),
+  slowest: z.object({ stage: z.enum(['stt', 'eot', 'llm', 'tts', 'avatar'] as const satisfies readonly StageName[]), ms }).optional(),
 });
 
 export type LatencyMessage = z.infer<typeof latencyMessageSchema>;
@@ -42,6 +43,7 @@ export function toLatencyMessage(turn: TurnTimings, seq: number, budgetMs: numbe
   const verdict = checkBudget(turn, budgetMs);
   const marks: LatencyMessage['marks'] = { firstAvatarFrameMs: Math.round(turn.firstAvatarFrameMs) };
   if (turn.transcriptMs !== undefined) marks.transcriptMs = Math.round(turn.transcriptMs);
+  if (turn.endOfTurnMs !== undefined) marks.endOfTurnMs = Math.round(turn.endOfTurnMs);
   if (turn.llmFirstTokenMs !== undefined) marks.llmFirstTokenMs = Math.round(turn.llmFirstTokenMs);
   if (turn.ttsFirstAudioMs !== undefined) marks.ttsFirstAudioMs = Math.round(turn.ttsFirstAudioMs);
   return {

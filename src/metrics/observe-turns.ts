@@ -11,7 +11,11 @@ export function observeTurns(session: voice.AgentSession, timeline: TurnTimeline
     const m = ev.metrics;
     // The end-of-utterance report carries when the user actually stopped speaking, before the
     // VAD's silence window and the endpointing delay: the true start of the turn's clock.
-    if (m.type === 'eou_metrics' && m.lastSpeakingTimeMs > 0) timeline.markEndOfSpeech(m.lastSpeakingTimeMs);
+    if (m.type === 'eou_metrics' && m.lastSpeakingTimeMs > 0) {
+      timeline.markEndOfSpeech(m.lastSpeakingTimeMs);
+      // The report is made when the turn is committed, endOfUtteranceDelayMs after the speech ended.
+      timeline.markEndOfTurn(m.lastSpeakingTimeMs + m.endOfUtteranceDelayMs);
+    }
   });
   session.on(voice.AgentSessionEventTypes.UserInputTranscribed, (ev) => {
     if (ev.isFinal) timeline.markTranscript(ev.createdAt ?? Date.now());

@@ -5,13 +5,19 @@ export interface TurnTimings {
   /** Wall clock (ms) when the user stopped speaking. */
   endOfSpeechAt: number;
   transcriptMs?: number;
+  /**
+   * The turn was committed: the end-of-turn detector (or the endpointing delay) decided the user
+   * had finished. With preemptive generation the LLM and TTS may already be under way; their
+   * reply is held until this mark.
+   */
+  endOfTurnMs?: number;
   llmFirstTokenMs?: number;
   ttsFirstAudioMs?: number;
   /** The first video frame that speaks the reply, handed to the room (or sink). */
   firstAvatarFrameMs: number;
 }
 
-export const STAGES = ['transcriptMs', 'llmFirstTokenMs', 'ttsFirstAudioMs', 'firstAvatarFrameMs'] as const;
+export const STAGES = ['transcriptMs', 'endOfTurnMs', 'llmFirstTokenMs', 'ttsFirstAudioMs', 'firstAvatarFrameMs'] as const;
 
 /**
  * Collects the moments of a turn as they happen, in wall-clock time, and emits one TurnTimings
@@ -21,6 +27,7 @@ export const STAGES = ['transcriptMs', 'llmFirstTokenMs', 'ttsFirstAudioMs', 'fi
 export class TurnTimeline extends EventEmitter<{ turn: [TurnTimings] }> {
   private endOfSpeechAt: number | undefined;
   private transcriptAt: number | undefined;
+  private endOfTurnAt: number | undefined;
   private llmFirstTokenAt: number | undefined;
   private ttsFirstAudioAt: number | undefined;
   readonly turns: TurnTimings[] = [];
@@ -32,6 +39,10 @@ export class TurnTimeline extends EventEmitter<{ turn: [TurnTimings] }> {
 
   markTranscript(at: number): void {
     this.transcriptAt = at;
+  }
+
+  markEndOfTurn(at: number): void {
+    this.endOfTurnAt = at;
   }
 
   markLlmFirstToken(at: number): void {
@@ -50,12 +61,13 @@ export class TurnTimeline extends EventEmitter<{ turn: [TurnTimings] }> {
     const turn: TurnTimings = {
       endOfSpeechAt: end,
       ...opt('transcriptMs', since(this.transcriptAt)),
+      ...opt('endOfTurnMs', since(this.endOfTurnAt)),
       ...opt('llmFirstTokenMs', since(this.llmFirstTokenAt)),
       ...opt('ttsFirstAudioMs', since(this.ttsFirstAudioAt)),
       firstAvatarFrameMs: Math.round(at - end),
     };
     this.endOfSpeechAt = undefined;
-    this.transcriptAt = this.llmFirstTokenAt = this.ttsFirstAudioAt = undefined;
+    this.transcriptAt = this.endOfTurnAt = this.llmFirstTokenAt = this.ttsFirstAudioAt = undefined;
     this.turns.push(turn);
     this.emit('turn', turn);
   }

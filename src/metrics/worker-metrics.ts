@@ -40,7 +40,7 @@ export class WorkerMetrics {
   /** Each stage of a turn: time since the previous mark (see latency-budget.ts). */
   readonly stageSeconds = new Histogram({
     name: `${METRIC_PREFIX}turn_stage_seconds`,
-    help: 'Duration of each stage of a turn, from the previous stage mark to this one (stt: end of speech to transcript; llm: to first LLM token; tts: to first TTS audio; avatar: to first avatar frame).',
+    help: 'Duration of each stage of a turn, from the previous stage mark to this one (stt: end of speech to transcript; eot: to the end-of-turn decision; llm: to first LLM token; tts: to first TTS audio; avatar: to first avatar frame).',
     labelNames: ['stage'] as const,
     buckets: LATENCY_BUCKETS_S,
     registers: [this.registry],
