@@ -11,30 +11,21 @@ import { dispose } from '@livekit/rtc-node';
 import type { TurnTimings } from '../src/metrics/turn-timeline.js';
 import { DEFAULT_MIN_PAUSE_MS } from '../test/fakes/deepgram.js';
 import { startPipeline } from '../test/support/pipeline.js';
-
-const INJECTED = { sttFinalMs: 150, llmTtftMs: 200, ttsTtfbMs: 150 };
-/** The reply's first sentence is three tokens, streamed this far apart. */
-const TOKEN_INTERVAL_MS = 10;
-const FIRST_SENTENCE_TOKENS = 3;
-const ENDPOINTING_MIN_DELAY_MS = 400;
-/** Silero's default silence before it declares the end of speech; the turn cannot end sooner. */
-const VAD_MIN_SILENCE_MS = 550;
+import { percentile } from './support/stats.js';
+import { BENCH_ENV, ENDPOINTING_MIN_DELAY_MS, INJECTED, injectProviderLatency, QUESTION, REPLY, VAD_MIN_SILENCE_MS, workerAdded } from './support/worker-added.js';
 
 export async function benchTurnLatency(turns = 20): Promise<void> {
-  const question = 'What is the weather like today?';
   const pipeline = await startPipeline({
-    transcripts: Array.from({ length: turns + 1 }, () => question),
-    reply: 'It is sunny. Enjoy your day.',
-    env: { ENDPOINTING_MIN_DELAY_MS: String(ENDPOINTING_MIN_DELAY_MS), TURN_DETECTION: 'vad' },
+    transcripts: Array.from({ length: turns + 1 }, () => QUESTION),
+    reply: REPLY,
+    env: { ...BENCH_ENV },
   });
-  pipeline.deepgram.setKnobs({ latencyMs: INJECTED.sttFinalMs });
-  pipeline.openai.setKnobs('chat', { ttftMs: INJECTED.llmTtftMs, tokenIntervalMs: TOKEN_INTERVAL_MS });
-  pipeline.openai.setKnobs('speech', { ttfbMs: INJECTED.ttsTtfbMs });
+  injectProviderLatency(pipeline.deepgram, pipeline.openai);
   const results: TurnTimings[] = [];
   try {
     for (let i = 0; i <= turns; i++) {
       const turn = pipeline.nextTurn(20_000);
-      await pipeline.say(question, { trailMs: 300 });
+      await pipeline.say(QUESTION, { trailMs: 300 });
       const t = await turn;
       await pipeline.replyDone();
       if (i > 0) results.push(t); // the first turn warms caches (espeak in the fake, JIT)
@@ -46,16 +37,13 @@ export async function benchTurnLatency(turns = 20): Promise<void> {
   }
 
   const endpointingWait = Math.max(VAD_MIN_SILENCE_MS, ENDPOINTING_MIN_DELAY_MS);
-  const links = results.map((t) => ({
-    stt: t.transcriptMs! - DEFAULT_MIN_PAUSE_MS - INJECTED.sttFinalMs,
-    llm: t.llmFirstTokenMs! - t.transcriptMs! - INJECTED.llmTtftMs,
-    tts: t.ttsFirstAudioMs! - t.llmFirstTokenMs! - INJECTED.ttsTtfbMs - TOKEN_INTERVAL_MS * (FIRST_SENTENCE_TOKENS - 1),
-    avatar: t.firstAvatarFrameMs - t.ttsFirstAudioMs!,
-    chainBound: t.firstAvatarFrameMs > endpointingWait,
-  }));
+  const links = results.flatMap((t) => {
+    const added = workerAdded(t);
+    return added ? [{ ...added, chainBound: t.firstAvatarFrameMs > endpointingWait }] : [];
+  });
   const row = (name: string, values: (number | undefined)[]) => {
     const v = values.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
-    return `${name.padEnd(48)} ${String(pct(v, 0.5)).padStart(6)} ${String(pct(v, 0.95)).padStart(6)}`;
+    return `${name.padEnd(48)} ${String(percentile(v, 0.5)).padStart(6)} ${String(percentile(v, 0.95)).padStart(6)}`;
   };
   console.log(`\n## One turn, ms after the end of the user's speech, over ${results.length} turns (fakes on loopback)`);
   console.log(`injected: STT final +${INJECTED.sttFinalMs} after the fake's ${DEFAULT_MIN_PAUSE_MS} ms endpointing, LLM first token +${INJECTED.llmTtftMs}, TTS first byte +${INJECTED.ttsTtfbMs}; turn decision waits ${endpointingWait} (VAD silence ${VAD_MIN_SILENCE_MS}, ENDPOINTING_MIN_DELAY_MS ${ENDPOINTING_MIN_DELAY_MS})`);
@@ -69,13 +57,8 @@ export async function benchTurnLatency(turns = 20): Promise<void> {
   console.log(row('  transcript → LLM request → first token', links.map((l) => l.llm)));
   console.log(row('  first token → sentence → TTS first audio', links.map((l) => l.tts)));
   console.log(row('  TTS audio → first avatar frame (tick, render)', links.map((l) => l.avatar)));
-  console.log(row('  total on the critical path', links.map((l) => l.stt + l.llm + l.tts + l.avatar)));
+  console.log(row('  total on the critical path', links.map((l) => l.total)));
   console.log(`the chain, not the turn decision, was the critical path in ${links.filter((l) => l.chainBound).length}/${links.length} turns`);
-}
-
-function pct(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

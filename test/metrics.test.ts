@@ -357,7 +357,7 @@ describe('job processes → main process /metrics', () => {
     // A CPU probe that fails does not take the worker out of rotation by itself.
     const broken = createWorkerLoad({ localRenders: () => 1, maxLocalRenders: 4, cpu: async () => Promise.reject(new Error('no /proc')) });
     expect(await broken()).toBeCloseTo(0.25);
-    expect(defaultMaxLocalRenders(2)).toBe(6);
+    expect(defaultMaxLocalRenders(2)).toBe(4);
     expect(defaultMaxLocalRenders(0.5)).toBe(1);
     // The real probe answers a fraction.
     const real = await sampleCpuLoad(100);

@@ -92,7 +92,7 @@ export const envSchema = z.object({
   WORKER_IDLE_PROCESSES: z.coerce.number({ error: 'must be a whole number from 1 to 32' }).int().min(1).max(32).optional(),
   /** LiveKit stops sending jobs to this worker at this load (0..1); unset: 0.7 in production (`start`), never in dev. */
   WORKER_LOAD_THRESHOLD: z.coerce.number({ error: 'must be a number between 0.05 and 1' }).min(0.05).max(1).optional(),
-  /** Conversations with a locally rendered avatar this worker carries at full load (0: 3 per CPU core). */
+  /** Conversations with a locally rendered avatar this worker carries at full load (0: 2 per CPU core). */
   WORKER_MAX_AVATAR_RENDERS: z.coerce.number({ error: 'must be a whole number (0: derived from the CPU cores)' }).int().min(0).max(10_000).default(0),
   // Per conversation (job process): a warning above the first, the job is ended above the second (0: no limit).
   JOB_MEMORY_WARN_MB: z.coerce.number({ error: 'must be a number of megabytes' }).int().min(100).max(65_536).default(1500),

@@ -11,9 +11,10 @@ export interface WorkerLoadOptions {
 
 /**
  * Conversations with a local avatar per core that this worker is sized for when
- * WORKER_MAX_AVATAR_RENDERS is not set. From `npm run bench` (concurrency): see docs/deploy.md.
+ * WORKER_MAX_AVATAR_RENDERS is not set. From `npm run bench` (concurrency, docs/deploy.md): frame
+ * drops stay under ~1 % up to 4 conversations on 2 cores, before counting the room's VP8 encode.
  */
-export const LOCAL_RENDERS_PER_CORE = 3;
+export const LOCAL_RENDERS_PER_CORE = 2;
 
 export function defaultMaxLocalRenders(cores = cgroupCores()): number {
   return Math.max(1, Math.floor(cores * LOCAL_RENDERS_PER_CORE));
