@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { PcmQueue } from '../../audio/pcm-queue.js';
 import type { RgbaFrame } from '../frames/frame-source.js';
 import type { AvatarMediaSink } from './media-sink.js';
 import { FrameTicker } from './ticker.js';
@@ -88,9 +89,8 @@ interface Segment {
   id: number;
   /** Audio-clock position of its first sample. */
   startPts: number;
-  chunks: Int16Array[];
-  chunkOffset: number;
-  queuedSamples: number;
+  /** Audio not yet played. */
+  audio: PcmQueue;
   capturedSamples: number;
   playedSamples: number;
   flushed: boolean;
@@ -165,11 +165,10 @@ export class AvSynchronizer {
     if (this.closed) return;
     let seg = this.segments.find((s) => s.id === segment);
     if (!seg) {
-      seg = { id: segment, startPts, chunks: [], chunkOffset: 0, queuedSamples: 0, capturedSamples: 0, playedSamples: 0, flushed: false, rendererDone: false, started: false, firstAudioAt: Date.now(), ticks: 0 };
+      seg = { id: segment, startPts, audio: new PcmQueue(), capturedSamples: 0, playedSamples: 0, flushed: false, rendererDone: false, started: false, firstAudioAt: Date.now(), ticks: 0 };
       this.segments.push(seg);
     }
-    seg.chunks.push(pcm);
-    seg.queuedSamples += pcm.length;
+    seg.audio.push(pcm);
     seg.capturedSamples += pcm.length;
   }
 
@@ -209,7 +208,7 @@ export class AvSynchronizer {
 
   /** Samples of audio held (all replies): the caller's backpressure measure. */
   queuedSamples(): number {
-    return this.segments.reduce((n, s) => n + s.queuedSamples, 0);
+    return this.segments.reduce((n, s) => n + s.audio.samples, 0);
   }
 
   queuedFrames(): number {
@@ -280,7 +279,7 @@ export class AvSynchronizer {
     const pts = seg.startPts + seg.playedSamples;
     const n = this.tickSamplesAt(seg);
     const pcm = new Int16Array(n);
-    const real = this.takeAudio(seg, pcm);
+    const real = seg.audio.take(pcm);
     seg.playedSamples += real;
     seg.ticks++;
     const match = this.frameFor(seg.id, pts);
@@ -294,11 +293,11 @@ export class AvSynchronizer {
     this.publish(pcm, real > 0, this.lastShown, tick, draw);
     this.o.onTick?.({ tick, segment: seg.id, audioPts: pts, framePts: match?.pts, kind: match ? 'fresh' : 'repeat', speechSamples: real });
 
-    if (seg.flushed && seg.queuedSamples === 0) this.finishSegment(seg);
+    if (seg.flushed && seg.audio.samples === 0) this.finishSegment(seg);
   }
 
   private readyToStart(seg: Segment): boolean {
-    if (seg.queuedSamples === 0 && !seg.flushed) return false;
+    if (seg.audio.samples === 0 && !seg.flushed) return false;
     if (seg.rendererDone) return true;
     const queued = this.frames.reduce((n, f) => n + (f.segment === seg.id ? 1 : 0), 0);
     const spf = this.o.sampleRate / this.o.fps;
@@ -397,23 +396,6 @@ export class AvSynchronizer {
   /** A reply's tick j covers samples [floor(j·sr/fps), floor((j+1)·sr/fps)) of it: the renderer's frame j. */
   private tickSamplesAt(seg: Segment): number {
     return this.tickSamples(seg.ticks);
-  }
-
-  private takeAudio(seg: Segment, out: Int16Array): number {
-    let written = 0;
-    while (written < out.length && seg.chunks.length > 0) {
-      const head = seg.chunks[0]!;
-      const take = Math.min(out.length - written, head.length - seg.chunkOffset);
-      out.set(head.subarray(seg.chunkOffset, seg.chunkOffset + take), written);
-      written += take;
-      seg.chunkOffset += take;
-      if (seg.chunkOffset === head.length) {
-        seg.chunks.shift();
-        seg.chunkOffset = 0;
-      }
-    }
-    seg.queuedSamples -= written;
-    return written;
   }
 
   private release(count: number): void {

@@ -2,6 +2,7 @@ import type { AudioFrame } from '@livekit/rtc-node';
 import { voice } from '@livekit/agents';
 import type { Logger } from 'pino';
 import { downmixInterleaved } from '../../audio/pcm.js';
+import { PcmQueue } from '../../audio/pcm-queue.js';
 import type { AvatarAnimator } from './animator.js';
 import type { AvatarMediaSink } from './media-sink.js';
 import { FrameTicker } from './ticker.js';
@@ -40,9 +41,7 @@ export class LocalAvatarOutput extends voice.AudioOutput {
   private readonly ticker: FrameTicker;
 
   /** Audio of the current segment not yet played, in order. */
-  private pending: Int16Array[] = [];
-  private pendingOffset = 0;
-  private pendingSamples = 0;
+  private readonly pending = new PcmQueue();
   private pushedSamples = 0;
   private playedSamples = 0;
   private segmentActive = false;
@@ -88,9 +87,8 @@ export class LocalAvatarOutput extends voice.AudioOutput {
     }
     const mono = downmixInterleaved(frame.data, frame.channels);
     this.pending.push(mono);
-    this.pendingSamples += mono.length;
     this.pushedSamples += mono.length;
-    while (this.pendingSamples > this.maxQueuedSamples && this.segmentActive && !this.closed) {
+    while (this.pending.samples > this.maxQueuedSamples && this.segmentActive && !this.closed) {
       await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     }
   }
@@ -148,7 +146,7 @@ export class LocalAvatarOutput extends voice.AudioOutput {
     const n = this.animator.samplesPerFrame;
     const pcm = new Int16Array(n);
     // While paused the reply waits where it stopped and the avatar idles with a closed mouth.
-    const real = this.paused ? 0 : this.takePending(pcm);
+    const real = this.paused ? 0 : this.pending.take(pcm);
     const speaking = real > 0;
     const { frame } = this.animator.step(pcm, this.frameIndex, speaking, draw);
     this.sink.pushAudio(pcm, speaking);
@@ -164,7 +162,7 @@ export class LocalAvatarOutput extends voice.AudioOutput {
         this.emit('segment_timings', { firstAudioAt: this.firstAudioAt, firstSpeakingFrameAt: now } satisfies SegmentTimings);
       }
     }
-    if (this.segmentActive && this.segmentFlushed && this.pendingSamples === 0) {
+    if (this.segmentActive && this.segmentFlushed && this.pending.samples === 0) {
       // The last tick is handed over; it is heard once the sink has played what it holds.
       const position = this.pushedSamples / this.animator.sampleRate;
       this.segmentActive = false;
@@ -176,32 +174,13 @@ export class LocalAvatarOutput extends voice.AudioOutput {
     this.releaseDrainWaiters();
   }
 
-  private takePending(out: Int16Array): number {
-    let written = 0;
-    while (written < out.length && this.pending.length > 0) {
-      const head = this.pending[0]!;
-      const take = Math.min(out.length - written, head.length - this.pendingOffset);
-      out.set(head.subarray(this.pendingOffset, this.pendingOffset + take), written);
-      written += take;
-      this.pendingOffset += take;
-      if (this.pendingOffset === head.length) {
-        this.pending.shift();
-        this.pendingOffset = 0;
-      }
-    }
-    this.pendingSamples -= written;
-    return written;
-  }
-
   private dropPending(): void {
-    this.pending = [];
-    this.pendingOffset = 0;
-    this.pendingSamples = 0;
+    this.pending.clear();
     this.releaseDrainWaiters();
   }
 
   private releaseDrainWaiters(): void {
-    if (this.pendingSamples > this.maxQueuedSamples && this.segmentActive) return;
+    if (this.pending.samples > this.maxQueuedSamples && this.segmentActive) return;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const resolve of waiters) resolve();

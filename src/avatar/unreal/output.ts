@@ -13,6 +13,7 @@ import { voice } from '@livekit/agents';
 import wrtc from '@roamhq/wrtc';
 import type { Logger } from 'pino';
 import { downmixInterleaved } from '../../audio/pcm.js';
+import { PcmQueue } from '../../audio/pcm-queue.js';
 import type { LocalOutput } from '../contract.js';
 import type { SegmentTimings } from '../local/avatar-output.js';
 import type { AvatarMediaSink } from '../local/media-sink.js';
@@ -66,9 +67,7 @@ export class UnrealAvatarOutput extends voice.AudioOutput implements LocalOutput
   private measuredDelayMs: number | undefined;
   private measureTimer: NodeJS.Timeout | undefined;
 
-  private pending: Int16Array[] = [];
-  private pendingOffset = 0;
-  private pendingSamples = 0;
+  private readonly pending = new PcmQueue();
   /** 1, 2, 3...: the segment being captured (0 before the first). */
   private segment = 0;
   private segmentActive = false;
@@ -157,9 +156,8 @@ export class UnrealAvatarOutput extends voice.AudioOutput implements LocalOutput
     }
     const mono = downmixInterleaved(frame.data, frame.channels);
     this.pending.push(mono);
-    this.pendingSamples += mono.length;
     this.pushedSamples += mono.length;
-    while (this.pendingSamples > this.maxQueuedSamples && this.segmentActive && !this.closed) {
+    while (this.pending.samples > this.maxQueuedSamples && this.segmentActive && !this.closed) {
       await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     }
   }
@@ -235,7 +233,7 @@ export class UnrealAvatarOutput extends voice.AudioOutput implements LocalOutput
 
   private playChunk(): void {
     const pcm = new Int16Array(this.chunkSamples);
-    const real = this.takePending(pcm);
+    const real = this.pending.take(pcm);
     const speech = real > 0;
     this.link.sendMic(pcm, this.rate);
     this.blendshapes?.push(pcm, speech);
@@ -258,7 +256,7 @@ export class UnrealAvatarOutput extends voice.AudioOutput implements LocalOutput
   }
 
   private maybeFinish(): void {
-    if (!this.segmentActive || !this.segmentFlushed || this.pendingSamples > 0) return;
+    if (!this.segmentActive || !this.segmentFlushed || this.pending.samples > 0) return;
     const segment = this.segment;
     if (this.delay.holds((tag) => tag === segment)) return;
     // All of it has gone to the sink; it is heard once the sink has played what it holds.
@@ -288,32 +286,13 @@ export class UnrealAvatarOutput extends voice.AudioOutput implements LocalOutput
     }
   }
 
-  private takePending(out: Int16Array): number {
-    let written = 0;
-    while (written < out.length && this.pending.length > 0) {
-      const head = this.pending[0]!;
-      const take = Math.min(out.length - written, head.length - this.pendingOffset);
-      out.set(head.subarray(this.pendingOffset, this.pendingOffset + take), written);
-      written += take;
-      this.pendingOffset += take;
-      if (this.pendingOffset === head.length) {
-        this.pending.shift();
-        this.pendingOffset = 0;
-      }
-    }
-    this.pendingSamples -= written;
-    return written;
-  }
-
   private dropPending(): void {
-    this.pending = [];
-    this.pendingOffset = 0;
-    this.pendingSamples = 0;
+    this.pending.clear();
     this.releaseDrainWaiters();
   }
 
   private releaseDrainWaiters(): void {
-    if (this.pendingSamples > this.maxQueuedSamples && this.segmentActive) return;
+    if (this.pending.samples > this.maxQueuedSamples && this.segmentActive) return;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const resolve of waiters) resolve();
