@@ -16,7 +16,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncomingMessage } from 'node:http';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ParticipantInfo_Kind, RoomAgentDispatch, RoomConfiguration } from '@livekit/protocol';
 import { AccessToken } from 'livekit-server-sdk';
@@ -25,7 +24,7 @@ import { pino } from 'pino';
 import { RoomMediaSink } from '../src/avatar/local/room-sink.js';
 import { decodeLatencyMessage, LATENCY_TOPIC, type LatencyMessage } from '../src/metrics/latency-message.js';
 import { startFakeDeepgram, type FakeDeepgram } from './fakes/deepgram.js';
-import { startLoopbackServer, type LoopbackServer } from './fakes/net.js';
+import { freePort, startLoopbackServer, type LoopbackServer } from './fakes/net.js';
 import { startFakeOpenAI, type FakeOpenAI } from './fakes/openai.js';
 import { speechWithSilence } from './fakes/speech.js';
 import { startTestLiveKitServer, type TestLiveKitServer } from './livekit-server/index.js';
@@ -94,14 +93,6 @@ function workerEnv(extra: Record<string, string> = {}): Record<string, string> {
     LIVEKIT_INFERENCE_URL: `http://127.0.0.1:${inference.port}`,
     ...extra,
   };
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 /** Waits for `condition`, failing early (with the worker's last words) if a worker process dies. */

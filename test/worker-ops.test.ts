@@ -8,11 +8,11 @@
  * Providers are their loopback fakes; nobody speaks (greeting off): only dispatch and load matter.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dispose, type Room } from '@livekit/rtc-node';
 import { WorkerStatus } from '@livekit/protocol';
 import { startFakeDeepgram, type FakeDeepgram } from './fakes/deepgram.js';
+import { freePort } from './fakes/net.js';
 import { startFakeOpenAI, type FakeOpenAI } from './fakes/openai.js';
 import { startTestLiveKitServer, type TestLiveKitServer } from './livekit-server/index.js';
 import { connectClient, sleep, waitUntil } from './livekit-server/testing.js';
@@ -30,14 +30,6 @@ interface Worker {
   metricsPort: number;
 }
 const workers: Worker[] = [];
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 async function startWorker(name: string): Promise<Worker> {
   const healthPort = await freePort();

@@ -2,6 +2,7 @@
  * Plumbing shared by the fakes: an HTTP server on an ephemeral loopback port whose `close()` ends
  * every socket at once (hung requests and WebSockets included), and small request/response helpers.
  */
+import { createServer as createNetServer } from 'node:net';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo, Socket } from 'node:net';
@@ -123,4 +124,13 @@ export function dropConnection(res: ServerResponse): void {
 /** Query parameters of a request URL. */
 export function parseUrl(req: IncomingMessage): URL {
   return new URL(req.url ?? '/', 'http://127.0.0.1');
+}
+
+/** A TCP port free on loopback right now (for a child process that must be told its port up front). */
+export async function freePort(): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }
