@@ -55,6 +55,9 @@ async function startWorker(name: string): Promise<Worker> {
       HEALTH_PORT: String(healthPort),
       METRICS_PORT: String(metricsPort),
       WORKER_IDLE_PROCESSES: '1',
+      // Measure CPU against a huge allowance: the load is then the render count alone, whatever
+      // else this shared machine is busy with, so which worker is full is decided by the calls.
+      NUM_CPUS: '1000',
       // One builtin avatar fills this worker: the next call must go elsewhere.
       WORKER_MAX_AVATAR_RENDERS: '1',
       WORKER_LOAD_THRESHOLD: '1',
@@ -96,7 +99,9 @@ async function join(identity: string, room: string): Promise<{ room: Room; agent
   const c = await connectClient(server, { identity, room });
   rooms.push(c.room);
   const agentIn = () => [...c.room.remoteParticipants.keys()].find((identity) => identity.startsWith('agent-'));
-  await waitUntil(() => agentIn() !== undefined, 30_000, `the agent to join ${room}`);
+  await waitUntil(() => agentIn() !== undefined, 30_000, `the agent to join ${room}`).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}; workers: ${JSON.stringify(server.workers())}; jobs: ${JSON.stringify(server.jobs().map((j) => [j.room, j.workerId, j.status]))}; log: ${server.logs.filter((l) => /agent:/.test(JSON.stringify(l))).slice(-8).map((l) => JSON.stringify(l)).join('\n')}\n${workers.map((w) => `--- ${w.name}\n${w.process.tail(12)}`).join('\n')}`);
+  });
   return { room: c.room, agent: agentIn()! };
 }
 
@@ -167,9 +172,11 @@ describe('several workers behind one LiveKit', () => {
     expect(jobOf('ops-2')!.workerId).not.toBe(firstId);
     expect((await workerInfo(first))?.active_jobs).toBe(1);
 
-    // The second call ends: that worker's render is released and it is available again.
-    await secondCall.room.disconnect();
+    // That worker fills up too; when the second call ends its render is released (once the job's
+    // process has gone) and it is available again.
     const secondId = jobOf('ops-2')!.workerId;
+    await waitUntil(() => serverWorkerStatus(secondId) === WorkerStatus.WS_FULL, 20_000, `${second.name} to report itself full`);
+    await secondCall.room.disconnect();
     await waitUntil(() => serverWorkerStatus(secondId) === WorkerStatus.WS_AVAILABLE, 30_000, `${second.name} to be available again after its call ended`);
   }, 120_000);
 

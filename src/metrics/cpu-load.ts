@@ -3,7 +3,8 @@ import { cpus } from 'node:os';
 
 /**
  * CPU busy fraction (0..1) of what this worker may use, sampled over `intervalMs`: the cgroup's
- * usage against its quota in a container (Kubernetes limits), else all cores of the machine.
+ * usage against its quota in a container (Kubernetes limits), else the machine's busy cores
+ * against NUM_CPUS when set (a pod's CPU request), else against all its cores.
  * The agents framework measures the same way for its default load function but does not export
  * its monitor, and our load function needs the CPU figure beside the render count.
  */
@@ -27,7 +28,9 @@ export async function sampleCpuLoad(intervalMs: number): Promise<number> {
     idle += cpu.times.idle - prev.times.idle;
     total += sum(cpu.times) - sum(prev.times);
   });
-  return total > 0 ? clamp01(1 - idle / total) : 0;
+  if (total <= 0) return 0;
+  const busyCores = (1 - idle / total) * after.length;
+  return clamp01(busyCores / cgroupCores());
 }
 
 /** Cores this worker may use: the cgroup quota (cpu.max), NUM_CPUS when set, else the machine's. */
