@@ -96,6 +96,15 @@ describe('avatar profiles', () => {
     const p = await loadAvatarProfile('avatars', 'default');
     expect(p).toMatchObject({ adapter: 'builtin', width: 512, height: 512, fps: 25 });
   });
+  it('refuses a misspelt field instead of silently using the default', async () => {
+    const { mkdtemp, mkdir, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'profiles-'));
+    await mkdir(join(dir, 'face'));
+    await writeFile(join(dir, 'face', 'avatar.json'), JSON.stringify({ adapter: 'builtin', widht: 640, fallback: ['none'] }));
+    await expect(loadAvatarProfile(dir, 'face')).rejects.toThrow(/unknown field widht for adapter builtin; known fields: .*width/);
+  });
   it('names the profiles that exist when AVATAR points nowhere', async () => {
     await expect(loadAvatarProfile('avatars', 'nobody')).rejects.toThrow(/AVATAR=nobody.*available: default/);
   });

@@ -79,7 +79,25 @@ export async function loadAvatarProfile(dir: string, name: string): Promise<Avat
     const where = issue.path.length ? issue.path.join('.') : '(root)';
     throw new AvatarProfileError(`${path}: ${where} ${issue.message}`);
   }
+  const unknown = unknownKeys(json as Record<string, unknown>, parsed.data.adapter);
+  if (unknown.length) {
+    // A misspelt field would otherwise be dropped without a word and its default used instead.
+    throw new AvatarProfileError(
+      `${path}: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} for adapter ${parsed.data.adapter}; known fields: ${knownKeys(parsed.data.adapter).join(', ')}`,
+    );
+  }
   return { ...parsed.data, name };
+}
+
+function knownKeys(adapter: string): string[] {
+  const option = avatarProfileSchema.options.find((o) => o.shape.adapter.value === adapter);
+  return option ? Object.keys(option.shape) : [];
+}
+
+function unknownKeys(json: Record<string, unknown>, adapter: string): string[] {
+  const known = new Set(knownKeys(adapter));
+  // "$schema" lets editors validate the file; it is not a setting.
+  return Object.keys(json).filter((k) => !known.has(k) && k !== '$schema');
 }
 
 export async function listAvatarProfiles(dir: string): Promise<string[]> {
