@@ -186,7 +186,7 @@ export class RendererClient {
         return;
       case 'segment_done':
         // After the frames before it are delivered, in order.
-        this.delivery = this.delivery.then(() => this.o.onSegmentDone(msg.segment));
+        this.delivery = this.delivery.then(() => this.o.onSegmentDone(msg.segment)).catch((err: unknown) => this.onDeliveryError(err));
         return;
       case 'error':
         this.logRenderer({ code: msg.code, message: msg.message }, 'renderer reported an error');
@@ -209,6 +209,9 @@ export class RendererClient {
     }
     this.frameAllowance--;
     const decoding = decodeFrame(payload, this.o.start.video);
+    // Decoding starts now (in parallel, on libuv's pool) but is awaited in arrival order below; a
+    // frame that fails before its turn must not count as an unhandled rejection meanwhile.
+    decoding.catch(() => undefined);
     const idle = (header.flags & BinaryFlags.idle) !== 0;
     this.delivery = this.delivery.then(async () => {
       try {
@@ -223,7 +226,12 @@ export class RendererClient {
         // A renderer that sends nothing but garbage is broken: start over with a fresh session.
         if (this.consecutiveBad >= 2 * this.o.start.video.fps && conn.open) conn.abort(`${this.consecutiveBad} bad frames in a row (${(err as Error).message})`);
       }
-    });
+    }).catch((err: unknown) => this.onDeliveryError(err));
+  }
+
+  /** A consumer that throws must not break the chain that delivers the frames after it. */
+  private onDeliveryError(err: unknown): void {
+    this.log.error({ renderer: this.where, err: err instanceof Error ? err.message : String(err) }, 'delivering a renderer frame failed');
   }
 
   private onProtocolError(err: Pick<ProtocolError, 'message'>): void {
