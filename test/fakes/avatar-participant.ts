@@ -51,6 +51,7 @@ import {
   VideoSource,
   type LocalTrackPublication,
 } from '@livekit/rtc-node';
+import { concatPcm } from '../../src/audio/pcm.js';
 import { createLogger } from '../../src/logging.js';
 import { DataStreamAudioReceiver, type RejectedStream } from '../../src/avatar/runner/datastream-receiver.js';
 import { playbackFinishedPayload, RPC_PLAYBACK_FINISHED, RPC_PLAYBACK_STARTED } from '../../src/avatar/runner/protocol.js';
@@ -374,14 +375,4 @@ export async function startFakeAvatar(opts: FakeAvatarOptions): Promise<FakeAvat
     },
     leave: () => shutDown('leave()'),
   };
-}
-
-function concatPcm(chunks: Int16Array[]): Int16Array {
-  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
