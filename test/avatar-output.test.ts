@@ -15,10 +15,10 @@ import { mouthOpenness, pearson, speechEnvelope } from './support/avatar-measure
 const RATE = 24000;
 beforeAll(() => initializeLogger({ pretty: false, level: 'error' }));
 
-async function makeOutput() {
+async function makeOutput(opts: { maxQueuedMs?: number } = {}) {
   const profile = { ...builtinProfileSchema.parse({ adapter: 'builtin' }), name: 'default' };
   const sink = new MemoryMediaSink();
-  const output = new LocalAvatarOutput({ animator: builtinAnimator(profile), sink, logger: createLogger({ level: 'error' }) });
+  const output = new LocalAvatarOutput({ animator: builtinAnimator(profile), sink, logger: createLogger({ level: 'error' }), ...opts });
   const started: number[] = [];
   const finished: { playbackPosition: number; interrupted: boolean }[] = [];
   output.on('playbackStarted', (ev: { createdAt: number }) => started.push(ev.createdAt));
@@ -38,6 +38,27 @@ async function speak(output: LocalAvatarOutput, samples: Int16Array): Promise<vo
 }
 
 describe('the local avatar output (built-in face, in memory)', () => {
+  it('holds a TTS that runs ahead of real time to maxQueuedMs, and lets it go when the reply is interrupted', async () => {
+    const { output } = await makeOutput({ maxQueuedMs: 400 });
+    const frame = () => new AudioFrame(new Int16Array(RATE / 50).fill(3000), RATE, 1, RATE / 50);
+    // 1.5 s of audio offered at once: capture can only be ~0.4 s ahead of what has played.
+    const t0 = Date.now();
+    for (let i = 0; i < 75; i++) await output.captureFrame(frame());
+    const held = Date.now() - t0;
+    expect(held).toBeGreaterThanOrEqual(900);
+    // Over the limit again, a capture waits; an interruption releases it at once.
+    let released = false;
+    const burst = new AudioFrame(new Int16Array(RATE / 4).fill(3000), RATE, 1, RATE / 4); // 250 ms
+    const blocked = output.captureFrame(burst).then(() => (released = true));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(released).toBe(false);
+    const clearedAt = Date.now();
+    output.clearBuffer();
+    await withTimeout(blocked, 2_000, 'the held capture to be released by the interruption');
+    expect(Date.now() - clearedAt).toBeLessThan(200);
+    await output.close();
+  });
+
   it('plays a reply in real time, sample for sample, with one start and one finish', async () => {
     const { output, sink, started, finished } = await makeOutput();
     const speech = await synthesize('The quick brown fox jumps over the lazy dog.', { sampleRate: RATE });

@@ -2,6 +2,7 @@ import type { AudioFrame } from '@livekit/rtc-node';
 import { voice } from '@livekit/agents';
 import type { Logger } from 'pino';
 import { downmixInterleaved } from '../../audio/pcm.js';
+import { Backpressure } from '../../audio/backpressure.js';
 import { PcmQueue } from '../../audio/pcm-queue.js';
 import type { AvatarAnimator } from './animator.js';
 import type { AvatarMediaSink } from './media-sink.js';
@@ -49,7 +50,8 @@ export class LocalAvatarOutput extends voice.AudioOutput {
   private startedReported = false;
   private firstAudioAt = 0;
   private frameIndex = 0;
-  private drainWaiters: (() => void)[] = [];
+  /** Holds the TTS while more than maxQueuedSamples wait to play. */
+  private readonly backpressure = new Backpressure(() => this.pending.samples > this.maxQueuedSamples);
   private closed = false;
   private paused = false;
 
@@ -88,9 +90,7 @@ export class LocalAvatarOutput extends voice.AudioOutput {
     const mono = downmixInterleaved(frame.data, frame.channels);
     this.pending.push(mono);
     this.pushedSamples += mono.length;
-    while (this.pending.samples > this.maxQueuedSamples && this.segmentActive && !this.closed) {
-      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
-    }
+    await this.backpressure.wait(() => this.segmentActive && !this.closed);
   }
 
   override flush(): void {
@@ -171,19 +171,12 @@ export class LocalAvatarOutput extends voice.AudioOutput {
       if (holdMs > 1) setTimeout(finish, holdMs).unref();
       else finish();
     }
-    this.releaseDrainWaiters();
+    this.backpressure.release();
   }
 
   private dropPending(): void {
     this.pending.clear();
-    this.releaseDrainWaiters();
-  }
-
-  private releaseDrainWaiters(): void {
-    if (this.pending.samples > this.maxQueuedSamples && this.segmentActive) return;
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const resolve of waiters) resolve();
+    this.backpressure.release();
   }
 
   /** Callers have already closed the segment; a new one may be under way when this runs. */

@@ -5,6 +5,7 @@ import type { AudioFrame } from '@livekit/rtc-node';
 import { voice } from '@livekit/agents';
 import type { Logger } from 'pino';
 import { downmixInterleaved } from '../../audio/pcm.js';
+import { Backpressure } from '../../audio/backpressure.js';
 import type { AvatarKeys } from '../../config/config.js';
 import type { LocalOutput } from '../contract.js';
 import type { SegmentTimings } from '../local/avatar-output.js';
@@ -61,7 +62,8 @@ export class RendererOutput extends voice.AudioOutput implements LocalOutput {
   private segmentCounter = 0;
   /** The reply being captured (between its first audio and its flush). */
   private open: { id: number; startPts: number; captured: number; chunk: Int16Array; chunkFill: number; chunkIndex: number } | undefined;
-  private drainWaiters: (() => void)[] = [];
+  /** Holds the TTS while more than maxQueuedSamples wait in the synchronizer. */
+  private readonly backpressure = new Backpressure(() => this.sync.queuedSamples() > this.maxQueuedSamples);
   private closed = false;
   private started = false;
 
@@ -103,7 +105,7 @@ export class RendererOutput extends voice.AudioOutput implements LocalOutput {
       },
       onTick: (report) => {
         opts.onTick?.(report);
-        this.releaseDrainWaiters();
+        this.backpressure.release();
       },
     };
     this.sync = new AvSynchronizer(syncOptions);
@@ -171,9 +173,7 @@ export class RendererOutput extends voice.AudioOutput implements LocalOutput {
     seg.captured += mono.length;
     this.sync.pushAudio(seg.id, seg.startPts, mono);
     this.chunkInput(mono);
-    while (this.sync.queuedSamples() > this.maxQueuedSamples && !this.closed && this.open === seg) {
-      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
-    }
+    await this.backpressure.wait(() => !this.closed && this.open === seg);
   }
 
   override flush(): void {
@@ -198,7 +198,7 @@ export class RendererOutput extends voice.AudioOutput implements LocalOutput {
     this.visemes?.reset();
     // A flush() that arrives after an interruption must not open a phantom segment.
     super.flush();
-    this.releaseDrainWaiters();
+    this.backpressure.release();
   }
 
   override pause(): void {
@@ -217,7 +217,7 @@ export class RendererOutput extends voice.AudioOutput implements LocalOutput {
     if (this.closed) return;
     this.closed = true;
     this.client.close();
-    this.releaseDrainWaiters(true);
+    this.backpressure.release(true);
     await this.sync.close();
   }
 
@@ -256,12 +256,6 @@ export class RendererOutput extends voice.AudioOutput implements LocalOutput {
     seg.chunkFill = 0;
   }
 
-  private releaseDrainWaiters(all = false): void {
-    if (!all && this.sync.queuedSamples() > this.maxQueuedSamples) return;
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
 }
 
 /** The avatar part of the session start: an id, an image URL, or a local image sent inline. */

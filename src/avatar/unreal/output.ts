@@ -13,6 +13,7 @@ import { voice } from '@livekit/agents';
 import wrtc from '@roamhq/wrtc';
 import type { Logger } from 'pino';
 import { downmixInterleaved } from '../../audio/pcm.js';
+import { Backpressure } from '../../audio/backpressure.js';
 import { PcmQueue } from '../../audio/pcm-queue.js';
 import type { LocalOutput } from '../contract.js';
 import type { SegmentTimings } from '../local/avatar-output.js';
@@ -80,7 +81,8 @@ export class UnrealAvatarOutput extends voice.AudioOutput implements LocalOutput
   private firstAudioAt = 0;
   private startedAt = 0;
   private rgba: Uint8Array = new Uint8Array(0);
-  private drainWaiters: (() => void)[] = [];
+  /** Holds the TTS while more than maxQueuedSamples wait to play. */
+  private readonly backpressure = new Backpressure(() => this.pending.samples > this.maxQueuedSamples);
   private bridgeMs: number[] = [];
   private framesIn = 0;
   private started = false;
@@ -157,9 +159,7 @@ export class UnrealAvatarOutput extends voice.AudioOutput implements LocalOutput
     const mono = downmixInterleaved(frame.data, frame.channels);
     this.pending.push(mono);
     this.pushedSamples += mono.length;
-    while (this.pending.samples > this.maxQueuedSamples && this.segmentActive && !this.closed) {
-      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
-    }
+    await this.backpressure.wait(() => this.segmentActive && !this.closed);
   }
 
   override flush(): void {
@@ -240,7 +240,7 @@ export class UnrealAvatarOutput extends voice.AudioOutput implements LocalOutput
     const out = this.delay.push({ pcm, speech, tag: this.segment });
     if (out) this.hear(out.pcm, out.speech, out.tag);
     this.maybeFinish();
-    this.releaseDrainWaiters();
+    this.backpressure.release();
   }
 
   /** A chunk leaves the delay line: the listener hears it (after what the sink holds). */
@@ -288,14 +288,7 @@ export class UnrealAvatarOutput extends voice.AudioOutput implements LocalOutput
 
   private dropPending(): void {
     this.pending.clear();
-    this.releaseDrainWaiters();
-  }
-
-  private releaseDrainWaiters(): void {
-    if (this.pending.samples > this.maxQueuedSamples && this.segmentActive) return;
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const resolve of waiters) resolve();
+    this.backpressure.release();
   }
 
   private finishSegment(playbackPosition: number, interrupted: boolean): void {
