@@ -4,7 +4,8 @@ import { callProvider, requireKey } from '../http.js';
 import type { LaunchRequest, RemoteLauncher } from '../launcher.js';
 import type { SelfhostedProfile } from '../profiles.js';
 
-const launchedSchema = z.object({ id: z.string().optional(), session_id: z.string().optional() }).loose();
+// Our runner answers `{session, room, identity}`; other workers may say `id` or `session_id`.
+const launchedSchema = z.object({ id: z.string().optional(), session_id: z.string().optional(), session: z.string().optional() }).loose();
 
 /**
  * Your own avatar worker (ours is the avatar runner): `POST <launchUrl>` `{url, token, room}` with
@@ -30,7 +31,7 @@ export function selfhostedLauncher(profile: SelfhostedProfile, keys: AvatarKeys 
         signal: req.signal,
         secrets: [secret, req.token],
       });
-      const id = answer.id ?? answer.session_id;
+      const id = answer.id ?? answer.session_id ?? answer.session;
       return id ? { sessionId: id } : {};
     },
   };
