@@ -30,10 +30,33 @@ describe('config from the environment', () => {
   });
 
   it('names the missing key and how to fix it', () => {
-    const err = configError({ OPENAI_API_KEY: 'sk-test-abcdef' });
+    const none = configError({});
+    expect(none.variable).toBe('OPENAI_API_KEY');
+    expect(none.message).toMatch(/OPENAI_API_KEY .*serves speech to text, the language model and the voice.*DEEPGRAM_API_KEY/);
+    const err = configError({ STT_PROVIDER: 'deepgram', OPENAI_API_KEY: 'sk-test-abcdef' });
     expect(err.variable).toBe('STT_API_KEY');
     expect(err.message).toMatch(/DEEPGRAM_API_KEY/);
     expect(err.message.split('\n')).toHaveLength(1);
+  });
+
+  it('follows the keys present when no provider is named', () => {
+    const openai = loadConfig({ OPENAI_API_KEY: 'sk-test-abcdef' });
+    expect([openai.stt.provider, openai.llm.provider, openai.tts.provider]).toEqual(['openai', 'openai', 'openai']);
+    expect(openai.choices.stt.because).toBe('OPENAI_API_KEY is set');
+    expect(openai.choices.notes).toEqual([]);
+
+    const all = loadConfig({ OPENAI_API_KEY: 'sk-test-abcdef', DEEPGRAM_API_KEY: 'dg-key-123456', ELEVENLABS_API_KEY: 'el-key-123456' });
+    expect([all.stt.provider, all.tts.provider]).toEqual(['deepgram', 'elevenlabs']);
+    expect(all.choices.tts.because).toBe('ELEVENLABS_API_KEY is set');
+  });
+
+  it('lets an explicit *_PROVIDER win and mentions a key it leaves unused, once, without failing', () => {
+    const c = loadConfig({ STT_PROVIDER: 'openai', TTS_PROVIDER: 'openai', OPENAI_API_KEY: 'sk-test-abcdef', DEEPGRAM_API_KEY: 'dg-key-123456', ELEVENLABS_API_KEY: 'el-key-123456' });
+    expect([c.stt.provider, c.tts.provider]).toEqual(['openai', 'openai']);
+    expect(c.choices.stt.because).toBe('STT_PROVIDER=openai');
+    expect(c.choices.notes).toHaveLength(2);
+    expect(c.choices.notes[0]).toMatch(/^DEEPGRAM_API_KEY is set but speech to text uses openai \(STT_PROVIDER=openai\)/);
+    expect(c.choices.notes.join(' ')).not.toMatch(/dg-key|el-key|sk-test/);
   });
 
   it('names a malformed variable and shows what it got', () => {

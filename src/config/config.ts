@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EMPTY_IS_A_VALUE, envSchema, SECRET_VARIABLES, type Env } from './env.js';
+import { chooseProviders, type ProviderChoices } from './providers.js';
 
 /** A setting is missing or wrong. The message is one line: the variable, what is wrong, the fix. */
 export class ConfigError extends Error {
@@ -54,6 +55,8 @@ export interface Config {
   stt: SttConfig;
   llm: LlmConfig;
   tts: TtsConfig;
+  /** Which provider each stage uses and which key chose it; keys present but unused. */
+  choices: ProviderChoices;
   agent: { instructions: string; greeting: string };
   turn: {
     detection: 'model' | 'vad' | 'stt';
@@ -108,6 +111,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     );
   }
 
+  const choices = chooseProviders(env);
   const config: Config = {
     livekit: {
       url: env.LIVEKIT_URL,
@@ -116,7 +120,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       ...(env.LIVEKIT_AGENT_NAME ? { agentName: env.LIVEKIT_AGENT_NAME } : {}),
       ...(env.LIVEKIT_PUBLIC_URL ? { publicUrl: env.LIVEKIT_PUBLIC_URL } : {}),
     },
-    stt: sttConfig(env),
+    stt: sttConfig(env, choices.stt.provider),
     llm: {
       provider: 'openai',
       apiKey: requireKey('LLM_API_KEY', env.LLM_API_KEY ?? env.OPENAI_API_KEY, env.LLM_BASE_URL, 'OPENAI_API_KEY', 'LLM_BASE_URL to an OpenAI-compatible server such as Ollama (http://localhost:11434/v1)'),
@@ -124,7 +128,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       ...(env.LLM_BASE_URL ? { baseUrl: env.LLM_BASE_URL } : {}),
       ...(env.LLM_TEMPERATURE !== undefined ? { temperature: env.LLM_TEMPERATURE } : {}),
     },
-    tts: ttsConfig(env),
+    tts: ttsConfig(env, choices.tts.provider),
+    choices,
     agent: { instructions: env.AGENT_INSTRUCTIONS, greeting: env.AGENT_GREETING },
     turn: {
       detection: env.TURN_DETECTION,
@@ -169,8 +174,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   return config;
 }
 
-function sttConfig(env: Env): SttConfig {
-  if (env.STT_PROVIDER === 'deepgram') {
+/** With no key at all, the first thing to say is the one key that serves every stage. */
+const NO_KEY_HINT = 'OPENAI_API_KEY (OpenAI then serves speech to text, the language model and the voice)';
+
+function sttConfig(env: Env, provider: SttConfig['provider']): SttConfig {
+  if (provider === 'deepgram') {
     return {
       provider: 'deepgram',
       apiKey: requireKey('STT_API_KEY', env.STT_API_KEY ?? env.DEEPGRAM_API_KEY, undefined, 'DEEPGRAM_API_KEY', 'STT_PROVIDER=openai with STT_BASE_URL for a local Whisper server'),
@@ -178,6 +186,9 @@ function sttConfig(env: Env): SttConfig {
       language: env.STT_LANGUAGE,
       ...(env.STT_BASE_URL ? { baseUrl: env.STT_BASE_URL } : {}),
     };
+  }
+  if (!env.STT_PROVIDER && !env.STT_API_KEY && !env.OPENAI_API_KEY && !env.STT_BASE_URL) {
+    throw new ConfigError('OPENAI_API_KEY', `no speech-to-text key is set; set ${NO_KEY_HINT}, or DEEPGRAM_API_KEY, or STT_BASE_URL to an OpenAI-compatible server such as Speaches (http://localhost:8000/v1)`);
   }
   return {
     provider: 'openai',
@@ -188,8 +199,8 @@ function sttConfig(env: Env): SttConfig {
   };
 }
 
-function ttsConfig(env: Env): TtsConfig {
-  if (env.TTS_PROVIDER === 'elevenlabs') {
+function ttsConfig(env: Env, provider: TtsConfig['provider']): TtsConfig {
+  if (provider === 'elevenlabs') {
     return {
       provider: 'elevenlabs',
       apiKey: requireKey('TTS_API_KEY', env.TTS_API_KEY ?? env.ELEVENLABS_API_KEY, undefined, 'ELEVENLABS_API_KEY', 'TTS_PROVIDER=openai with TTS_BASE_URL for a local Kokoro server'),

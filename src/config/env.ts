@@ -31,7 +31,8 @@ export const envSchema = z.object({
   LIVEKIT_AGENT_NAME: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1-64 letters, digits, _ . or -' }).optional(),
 
   // Speech to text
-  STT_PROVIDER: z.enum(['deepgram', 'openai'], { error: 'must be deepgram or openai' }).default('deepgram'),
+  /** Unset: chosen by the keys present (src/config/providers.ts). */
+  STT_PROVIDER: z.enum(['deepgram', 'openai'], { error: 'must be deepgram or openai' }).optional(),
   STT_MODEL: z.string().min(1).optional(),
   STT_LANGUAGE: z.string().min(2).default('en'),
   STT_BASE_URL: url('an OpenAI-compatible /v1 base URL, or a Deepgram ws(s):// URL').optional(),
@@ -47,7 +48,8 @@ export const envSchema = z.object({
   OPENAI_API_KEY: z.string().min(1).optional(),
 
   // Text to speech
-  TTS_PROVIDER: z.enum(['elevenlabs', 'openai'], { error: 'must be elevenlabs or openai' }).default('openai'),
+  /** Unset: chosen by the keys present (src/config/providers.ts). */
+  TTS_PROVIDER: z.enum(['elevenlabs', 'openai'], { error: 'must be elevenlabs or openai' }).optional(),
   TTS_MODEL: z.string().min(1).optional(),
   TTS_VOICE: z.string().min(1).optional(),
   TTS_BASE_URL: url('for openai: an OpenAI-compatible /v1 base URL such as Kokoro or Speaches; for elevenlabs: https://api.elevenlabs.io/v1').optional(),
