@@ -9,7 +9,8 @@ import { observeTurns } from './metrics/observe-turns.js';
 import { reportTurns } from './metrics/report-turns.js';
 import { TurnTimeline } from './metrics/turn-timeline.js';
 import { describePipelineError } from './pipeline/describe-error.js';
-import { buildSession, ConversationAgent } from './pipeline/session.js';
+import { acceptPreConnectAudio } from './pipeline/pre-connect/index.js';
+import { buildSession, ConversationAgent, vadOptions } from './pipeline/session.js';
 import { startTracing } from './telemetry/tracing.js';
 
 /**
@@ -18,7 +19,8 @@ import { startTracing } from './telemetry/tracing.js';
  */
 export default defineAgent({
   prewarm: async (proc: JobProcess) => {
-    proc.userData.vad = await silero.VAD.load();
+    // The preset's end-of-speech silence (tuned: VAD_MIN_SILENCE_MS; stock: Silero's default).
+    proc.userData.vad = await silero.VAD.load(vadOptions(loadConfig()));
   },
   entry: async (ctx: JobContext) => {
     const config = loadConfig();
@@ -27,12 +29,17 @@ export default defineAgent({
       const tracing = startTracing({ ...config.tracing, attributes: { room_name: ctx.job.room?.name ?? '', job_id: ctx.job.id } });
       ctx.addShutdownCallback(() => tracing.shutdown());
     }
+    // What the user said before the agent joined (livekit-client's pre-connect buffer) is sent as
+    // soon as the page sees the agent: listen for it before connecting.
+    const preConnect = acceptPreConnectAudio(ctx.room, logger);
+    ctx.addShutdownCallback(async () => preConnect.close());
     await ctx.connect();
     // This job's turns and fallbacks go to the main process's /metrics (a no-op without one).
     const reporter = connectJobReporter(ctx.job.id, { onError: (err) => logger.debug({ err }, 'metrics hub unreachable; this job reports no metrics') });
     ctx.addShutdownCallback(() => reporter.close());
 
     const session = buildSession(config, ctx.proc.userData.vad as VAD);
+    preConnect.attach(session);
     const timeline = new TurnTimeline();
     const avatar = await attachAvatar(
       {
