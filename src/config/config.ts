@@ -59,7 +59,11 @@ export interface Config {
   choices: ProviderChoices;
   agent: { instructions: string; greeting: string };
   turn: {
+    preset: 'tuned' | 'stock';
     detection: 'model' | 'vad' | 'stt';
+    vadMinSilenceMs: number;
+    preemptiveTts: boolean;
+    interruptionMinDurationMs: number;
     minEndpointingDelayMs: number;
     maxEndpointingDelayMs: number;
     preemptiveGeneration: boolean;
@@ -132,7 +136,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     choices,
     agent: { instructions: env.AGENT_INSTRUCTIONS, greeting: env.AGENT_GREETING },
     turn: {
+      preset: env.TURN_PRESET,
       detection: env.TURN_DETECTION,
+      vadMinSilenceMs: env.VAD_MIN_SILENCE_MS,
+      preemptiveTts: env.PREEMPTIVE_TTS,
+      interruptionMinDurationMs: env.INTERRUPTION_MIN_DURATION_MS,
       minEndpointingDelayMs: env.ENDPOINTING_MIN_DELAY_MS,
       maxEndpointingDelayMs: env.ENDPOINTING_MAX_DELAY_MS,
       preemptiveGeneration: env.PREEMPTIVE_GENERATION,

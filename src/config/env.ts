@@ -66,11 +66,19 @@ export const envSchema = z.object({
   AGENT_GREETING: z.string().default('Hi! I can hear you. What would you like to talk about?'),
 
   // Turn taking
+  /** tuned: this project's measured settings (bench:turns). stock: what agents-js 1.9 and LiveKit's examples give, to compare. */
+  TURN_PRESET: z.enum(['tuned', 'stock'], { error: 'must be tuned or stock' }).default('tuned'),
   TURN_DETECTION: z.enum(['model', 'vad', 'stt'], { error: 'must be model, vad or stt' }).default('model'),
+  /** Silence before the VAD ends speech; the audio end-of-turn model needs at least 250. */
+  VAD_MIN_SILENCE_MS: z.coerce.number({ error: 'must be a number of milliseconds' }).int().min(250, { error: 'must be at least 250 (the end-of-turn model needs 250 ms of silence)' }).max(5_000).default(300),
   ENDPOINTING_MIN_DELAY_MS: positiveMs(400),
   ENDPOINTING_MAX_DELAY_MS: positiveMs(3000),
   PREEMPTIVE_GENERATION: bool.default(true),
+  /** Also synthesise the preemptive reply's first audio before the turn is confirmed. */
+  PREEMPTIVE_TTS: bool.default(true),
   ALLOW_INTERRUPTIONS: bool.default(true),
+  /** Speech over the avatar at least this long interrupts it. */
+  INTERRUPTION_MIN_DURATION_MS: positiveMs(300),
   /** vad: any speech over the avatar interrupts it (local). adaptive: LiveKit Cloud's model tells barge-in from backchannel. */
   INTERRUPTION_MODE: z.enum(['vad', 'adaptive'], { error: 'must be vad or adaptive' }).default('vad'),
 

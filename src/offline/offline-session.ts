@@ -6,7 +6,7 @@ import type { AvatarMediaSink } from '../avatar/local/media-sink.js';
 import type { Config } from '../config/config.js';
 import { observeTurns } from '../metrics/observe-turns.js';
 import { TurnTimeline } from '../metrics/turn-timeline.js';
-import { buildSession, ConversationAgent } from '../pipeline/session.js';
+import { buildSession, vadOptions, ConversationAgent } from '../pipeline/session.js';
 import { PacedAudioInput } from './paced-audio-input.js';
 
 export interface OfflineSession {
@@ -27,7 +27,7 @@ export interface OfflineSession {
  */
 export async function startOfflineSession(opts: { config: Config; sink: AvatarMediaSink; logger: Logger; vad?: VAD }): Promise<OfflineSession> {
   const { config, sink, logger } = opts;
-  const vad = opts.vad ?? (await silero.VAD.load());
+  const vad = opts.vad ?? (await silero.VAD.load(vadOptions(config)));
   const detection = config.turn.detection === 'model' ? 'vad' : config.turn.detection;
   const session = buildSession(config, vad, { turnDetection: detection });
   const input = new PacedAudioInput(16000);

@@ -3,7 +3,11 @@ import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as elevenlabs from '@livekit/agents-plugin-elevenlabs';
 import * as openai from '@livekit/agents-plugin-openai';
 import type { LlmConfig, SttConfig, TtsConfig } from '../config/config.js';
+import { ClauseFirstTokenizer } from './clause-tokenizer.js';
 import { ResilientStt } from './resilient-stt.js';
+import { StreamingSpeechTTS } from './streaming-speech-tts.js';
+
+const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
 /** Builds the STT, LLM and TTS the config names. One function a stage, nothing else. */
 
@@ -55,10 +59,18 @@ export function buildLlm(config: LlmConfig): llm.LLM {
   });
 }
 
-export function buildTts(config: TtsConfig): tts.TTS {
+export function buildTts(config: TtsConfig, preset: 'tuned' | 'stock' = 'tuned'): tts.TTS {
   switch (config.provider) {
     case 'openai':
-      // One request per sentence (the /v1/audio/speech endpoint is not streaming).
+      if (preset === 'tuned') {
+        // One request per clause or sentence, each read as it streams in (see streaming-speech-tts.ts),
+        // the first released at the reply's first clause (see clause-tokenizer.ts).
+        return new tts.StreamAdapter(
+          new StreamingSpeechTTS({ apiKey: config.apiKey, baseUrl: config.baseUrl ?? OPENAI_BASE_URL, model: config.model, voice: config.voice }),
+          new ClauseFirstTokenizer(),
+        );
+      }
+      // Stock: the plugin, one request per sentence, each awaited whole (what agents does by itself).
       return new tts.StreamAdapter(
         new openai.TTS({
           apiKey: config.apiKey,

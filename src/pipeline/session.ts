@@ -57,33 +57,55 @@ export interface SessionOverrides {
 /**
  * VAD → turn detector → STT → LLM → TTS, from config. A provider that fails does not close the
  * session: the error is reported, the turn is lost, and the next turn tries again.
+ *
+ * TURN_PRESET=tuned (default) is this project's turn-taking, each setting measured with
+ * `npm run bench:turns` (docs/latency.md): the reply is prepared (LLM and first audio) while the
+ * turn detector is still deciding, so its wait hides behind the providers' own latency.
+ * TURN_PRESET=stock is what a developer gets from LiveKit's examples with agents-js 1.9 defaults,
+ * kept so the two can be compared in one run.
  */
 export function buildSession(config: Config, vad: VAD, overrides: SessionOverrides = {}): voice.AgentSession {
   const detection = overrides.turnDetection ?? config.turn.detection;
+  const turnDetection = detection === 'model' ? new inference.TurnDetector({ version: 'v1-mini' }) : detection;
+  const stock = config.turn.preset === 'stock';
   return new voice.AgentSession({
     vad,
     stt: buildStt(config.stt, vad),
     llm: buildLlm(config.llm),
-    tts: buildTts(config.tts),
+    tts: buildTts(config.tts, config.turn.preset),
     connOptions: {
       sttConnOptions: { timeoutMs: config.providers.timeoutMs, maxRetry: config.providers.maxRetries },
       llmConnOptions: { timeoutMs: config.providers.timeoutMs, maxRetry: config.providers.maxRetries },
       ttsConnOptions: { timeoutMs: config.providers.timeoutMs, maxRetry: config.providers.maxRetries },
       maxUnrecoverableErrors: Number.MAX_SAFE_INTEGER,
     },
-    turnHandling: {
-      // The local audio end-of-turn model (v1-mini) runs offline in the worker's inference process.
-      turnDetection: detection === 'model' ? new inference.TurnDetector({ version: 'v1-mini' }) : detection,
-      endpointing: { minDelay: config.turn.minEndpointingDelayMs, maxDelay: config.turn.maxEndpointingDelayMs },
-      // Always explicit (INTERRUPTION_MODE, vad by default). Left unset, agents 1.9 turns on its
-      // "adaptive" interruption in dev mode (`npm run dev`), which streams the user's audio to
-      // LiveKit Cloud's inference gateway (agent-gateway.livekit.cloud, signed with
-      // LIVEKIT_API_KEY/SECRET): refused for a self-hosted server's keys, and while it retries,
-      // barge-in by voice activity is suspended.
-      interruption: { enabled: config.turn.allowInterruptions, mode: config.turn.interruptionMode },
-      preemptiveGeneration: { enabled: config.turn.preemptiveGeneration },
-    },
+    turnHandling: stock
+      ? {
+          // agent-starter-node: a turn detector, preemptive generation on (the default), the rest
+          // left to agents' defaults (endpointing 300/2500 ms for an audio detector, barge-in after
+          // 500 ms of speech, LLM-only preemption). The model is v1-mini, what agents runs without
+          // LiveKit Cloud inference; interruption is 'vad', what `start` (production) gives.
+          turnDetection,
+          interruption: { enabled: config.turn.allowInterruptions, mode: 'vad' },
+        }
+      : {
+          // The local audio end-of-turn model (v1-mini) runs offline in the worker's inference process.
+          turnDetection,
+          endpointing: { minDelay: config.turn.minEndpointingDelayMs, maxDelay: config.turn.maxEndpointingDelayMs },
+          // Always explicit (INTERRUPTION_MODE, vad by default). Left unset, agents 1.9 turns on its
+          // "adaptive" interruption in dev mode (`npm run dev`), which streams the user's audio to
+          // LiveKit Cloud's inference gateway (agent-gateway.livekit.cloud, signed with
+          // LIVEKIT_API_KEY/SECRET): refused for a self-hosted server's keys, and while it retries,
+          // barge-in by voice activity is suspended.
+          interruption: { enabled: config.turn.allowInterruptions, mode: config.turn.interruptionMode, minDuration: config.turn.interruptionMinDurationMs },
+          preemptiveGeneration: { enabled: config.turn.preemptiveGeneration, preemptiveTts: config.turn.preemptiveTts },
+        },
   });
+}
+
+/** The VAD for a preset: tuned ends speech after VAD_MIN_SILENCE_MS; stock keeps Silero's 550 ms. */
+export function vadOptions(config: Config): { minSilenceDuration?: number } {
+  return config.turn.preset === 'stock' ? {} : { minSilenceDuration: config.turn.vadMinSilenceMs };
 }
 
 /** A role-only or tool-call chunk is not a token the user will hear. */

@@ -1,0 +1,154 @@
+/**
+ * `npm run bench:turns`: turn-taking and latency at the user's ear, ours against stock LiveKit
+ * Agents settings, side by side in one run.
+ *
+ * Two real workers (`src/main.ts dev`, job and inference processes as in production), one with our
+ * turn-taking (TURN_PRESET=tuned) and one with what a developer gets from LiveKit's examples and
+ * agents-js 1.9 defaults (TURN_PRESET=stock): same providers (fakes on loopback adding latency
+ * drawn per turn from a profile), same avatar, each in its own room on the LiveKit-protocol test
+ * server. A user participant speaks a corpus of recorded turns into each room, alternating turn by
+ * turn so machine noise hits both, and listens to what comes back.
+ *
+ *   npm run bench:turns -- [--profile cloud|fast|local] [--corpus DIR] [--config both|ours|stock]
+ *                          [--turns N] [--json FILE] [--plot FILE.png] [--seed N] [--barge-every N]
+ *
+ * Without --corpus, a default corpus is made with espeak-ng (bench/out/corpus). Progress goes to
+ * stderr; the table to stdout.
+ */
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import type { IncomingMessage } from 'node:http';
+import { dispose } from '@livekit/rtc-node';
+import { startLoopbackServer } from '../test/fakes/net.js';
+import { startTestLiveKitServer } from '../test/livekit-server/index.js';
+import { loadCorpus } from './turns/corpus.js';
+import { writeDefaultCorpus } from './turns/default-corpus.js';
+import { playTurn, type TurnResult } from './turns/play.js';
+import { drawer, PROFILE_NAMES, PROFILES, type ProfileName } from './turns/profiles.js';
+import { firstClausePacingMs, formatTable, summarize, writeCdfPlot, writeJson, type BenchReport } from './turns/report.js';
+import { startRig, type ConfigName, type Rig } from './turns/rig.js';
+import { measureTransport } from './turns/transport.js';
+
+/** What the fake LLM answers: short spoken replies, each opening with a short clause, as LLMs do in voice. */
+const REPLIES = [
+  'Sure, I can do that. Your booking is now on Thursday at ten.',
+  'Of course. We open at nine tomorrow morning.',
+  'Got it, thank you. Is there anything else I can help with?',
+  'Good question. The premium plan is twelve dollars a month.',
+  'Okay. I have noted that down for you.',
+];
+/** A barge-in turn's reply is long, so the user has something to talk over. */
+const LONG_REPLY =
+  'Let me walk you through it. First, open the settings page and choose your account. Then scroll down to the section called bookings, where you will see every appointment you have made this year, with the date, the time and the place. Pick the one you want to change and press edit.';
+
+const { values: args } = parseArgs({
+  options: {
+    profile: { type: 'string', default: 'cloud' },
+    corpus: { type: 'string' },
+    config: { type: 'string', default: 'both' },
+    turns: { type: 'string' },
+    json: { type: 'string' },
+    plot: { type: 'string' },
+    seed: { type: 'string', default: '7' },
+    'barge-every': { type: 'string', default: '5' },
+  },
+});
+
+const fail = (message: string): never => {
+  process.stderr.write(`bench:turns: ${message}\n`);
+  process.exit(2);
+};
+if (!PROFILE_NAMES.includes(args.profile as ProfileName)) fail(`--profile must be one of ${PROFILE_NAMES.join(', ')} (got ${args.profile})`);
+if (!['both', 'ours', 'stock'].includes(args.config)) fail(`--config must be both, ours or stock (got ${args.config})`);
+const profile = PROFILES[args.profile as ProfileName];
+const configs: ConfigName[] = args.config === 'both' ? ['ours', 'stock'] : [args.config as ConfigName];
+const bargeEvery = Number(args['barge-every']);
+
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+
+let corpusDir = args.corpus;
+if (!corpusDir) {
+  corpusDir = fileURLToPath(new URL('./out/corpus', import.meta.url));
+  progress(`making the default corpus with espeak-ng in ${corpusDir} …`);
+  await writeDefaultCorpus(corpusDir);
+}
+const corpusAll = await loadCorpus(corpusDir);
+const corpus = args.turns ? corpusAll.slice(0, Number(args.turns)) : corpusAll;
+const speechThreshold = Math.min(...corpus.map((t) => t.threshold));
+progress(`corpus: ${corpus.length} turns from ${corpusDir}; profile ${profile.name}; configs ${configs.join(' + ')}`);
+
+const server = await startTestLiveKitServer({ departureTimeoutS: 1 });
+// Stands in for LiveKit Cloud's inference gateway: nothing may depend on it.
+const inference = await startLoopbackServer(
+  (_req, res) => res.writeHead(503).end(),
+  (_req: IncomingMessage, socket) => socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'),
+);
+const rigs = new Map<ConfigName, Rig>();
+const results = new Map<ConfigName, TurnResult[]>(configs.map((c) => [c, []]));
+let exitCode = 0;
+try {
+  for (const name of configs) {
+    progress(`starting the ${name} worker …`);
+    rigs.set(name, await startRig({ name, server, profile, speechThreshold, inferenceUrl: `http://127.0.0.1:${inference.port}` }));
+  }
+  progress('measuring the test server transport …');
+  const before = await measureTransport(server);
+
+  // A warm-up turn per config (models loaded, caches filled, the agent's first 3 s of speech, during
+  // which agents ignores barge-in, spent), not counted.
+  const draw = drawer(profile, Number(args.seed));
+  for (const rig of rigs.values()) await playTurn(rig, corpus[0]!, { turn: 0, draw: draw(), reply: LONG_REPLY });
+
+  for (const [i, turn] of corpus.entries()) {
+    const d = draw();
+    // Alternate who goes first, so a slow moment of the machine does not always land on one side.
+    const order = i % 2 === 0 ? configs : [...configs].reverse();
+    for (const name of order) {
+      const barge = bargeEvery > 0 && i % bargeEvery === bargeEvery - 1;
+      const reply = barge ? LONG_REPLY : REPLIES[i % REPLIES.length]!;
+      const result = await playTurn(rigs.get(name)!, turn, {
+        turn: i + 1,
+        draw: d,
+        reply,
+        ...(barge ? { bargeIn: { with: corpus[(i + 1) % corpus.length]!, reply: REPLIES[(i + 1) % REPLIES.length]!, afterMs: 1200 } } : {}),
+      });
+      results.get(name)!.push(result);
+      const what = result.missed ? 'MISSED' : result.falseCutIn ? 'CUT IN' : `${result.e2eMs} ms`;
+      progress(`[${String(i + 1).padStart(2)}/${corpus.length}] ${name.padEnd(5)} ${turn.name.padEnd(14)} ${what}${result.bargeInStopMs !== undefined ? `, barge-in stop ${result.bargeInStopMs} ms` : ''} (chain ${d.sttFinalMs}+${d.llmTtftMs}+${d.ttsTtfbMs})`);
+    }
+  }
+  const after = await measureTransport(server);
+  const transport = {
+    userToAgent: Math.round((before.userToAgent + after.userToAgent) / 2),
+    agentToUser: Math.round((before.agentToUser + after.agentToUser) / 2),
+    samples: { userToAgent: [...before.samples.userToAgent, ...after.samples.userToAgent], agentToUser: [...before.samples.agentToUser, ...after.samples.agentToUser] },
+  };
+  const pacing = (r: TurnResult) => firstClausePacingMs(r.reply, profile.llmTokenMs);
+  const report: BenchReport = {
+    profile: profile.name,
+    corpus: corpusDir,
+    configs: Object.fromEntries([...results].map(([name, r]) => [name, summarize(r, transport, pacing)])),
+    transportMs: { userToAgent: transport.userToAgent, agentToUser: transport.agentToUser },
+    machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`,
+    turns: Object.fromEntries(results),
+  };
+  console.log(formatTable(report));
+  const plot = args.plot ?? join(fileURLToPath(new URL('../docs/', import.meta.url)), `latency-turns-${profile.name}.png`);
+  await writeCdfPlot(plot, report);
+  progress(`plot: ${plot}`);
+  if (args.json) {
+    await writeJson(args.json, report);
+    progress(`json: ${args.json}`);
+  }
+} catch (err) {
+  progress(`bench:turns failed: ${(err as Error).stack ?? String(err)}`);
+  for (const rig of rigs.values()) progress(`--- ${rig.name} worker output:\n${rig.worker.tail(20)}`);
+  exitCode = 1;
+} finally {
+  for (const rig of rigs.values()) await rig.close().catch(() => undefined);
+  await Promise.all([server.close(), inference.close()]);
+  await dispose();
+}
+process.exit(exitCode);

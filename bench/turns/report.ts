@@ -1,0 +1,197 @@
+/**
+ * What the turn-taking bench reports: per config, end to end at the ear (raw and less the test
+ * server's transport), the turn overhead (less the providers' chain as well), false cut-ins,
+ * missed turns, barge-in and the worker's own share; a side-by-side table with the ratio
+ * ours/stock, the JSON of issue 12, and a CDF plot of end to end at the ear.
+ */
+import { writeFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Resvg } from '@resvg/resvg-js';
+import type { ConfigName } from './rig.js';
+import type { TurnResult } from './play.js';
+import type { ProfileName } from './profiles.js';
+import type { TransportMs } from './transport.js';
+
+export interface Pcts {
+  p50: number;
+  p95: number;
+  p99?: number;
+}
+
+export interface ConfigSummary {
+  e2eAtEarMs: Pcts;
+  e2eLessTransportMs: Pcts;
+  turnOverheadMs: Pcts;
+  falseCutIns: number;
+  missedTurns: number;
+  turns: number;
+  bargeInStopMs: Pcts;
+  bargeInStopLessTransportMs: Pcts;
+  bargeIns: number;
+  workerAddedMs: Pcts;
+  /** Medians of the worker's own stage marks (ms after its end of speech). */
+  stagesMs: Record<string, number>;
+}
+
+export interface BenchReport {
+  profile: ProfileName;
+  corpus: string;
+  configs: Partial<Record<ConfigName, ConfigSummary>>;
+  transportMs: { userToAgent: number; agentToUser: number };
+  machine: string;
+  turns: Partial<Record<ConfigName, TurnResult[]>>;
+}
+
+/** Nearest-rank percentile (p in 0..1). */
+export function pct(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
+const pcts = (v: readonly number[], withP99 = false): Pcts => ({ p50: pct(v, 0.5), p95: pct(v, 0.95), ...(withP99 ? { p99: pct(v, 0.99) } : {}) });
+
+/**
+ * The time the LLM's own pacing holds back the first clause: the fake streams one word a token,
+ * so the first clause is complete `words − 1` token gaps after the first token.
+ */
+export function firstClausePacingMs(reply: string, tokenMs: number): number {
+  const words = reply.split(/\s+/).filter(Boolean);
+  const k = words.findIndex((w) => /[,.;:!?]$/.test(w));
+  return ((k === -1 ? words.length : k + 1) - 1) * tokenMs;
+}
+
+export function summarize(results: readonly TurnResult[], transport: TransportMs, pacingMs: (r: TurnResult) => number): ConfigSummary {
+  const transportTotal = transport.userToAgent + transport.agentToUser;
+  const answered = results.filter((r) => r.e2eMs !== undefined);
+  const e2e = answered.map((r) => r.e2eMs!);
+  const chain = (r: TurnResult) => r.draw.sttFinalMs + r.draw.llmTtftMs + r.draw.ttsTtfbMs;
+  const barge = results.flatMap((r) => (r.bargeInStopMs !== undefined ? [r.bargeInStopMs] : []));
+  const workerAdded = answered.flatMap((r) => {
+    const s = r.stages;
+    if (!s || s.transcriptMs === undefined || s.endOfTurnMs === undefined) return [];
+    // The first moment audio could exist: the turn decided, and the providers' chain (final,
+    // first token, first clause, first byte) done. Anything after that, to the first avatar
+    // frame, the worker added (tokenizing, request set-up, buffering, resampling, the video tick).
+    const possible = Math.max(s.endOfTurnMs, s.transcriptMs + r.draw.llmTtftMs + pacingMs(r) + r.draw.ttsTtfbMs);
+    return [s.firstAvatarFrameMs - possible];
+  });
+  const stageNames = ['transcriptMs', 'endOfTurnMs', 'llmFirstTokenMs', 'ttsFirstAudioMs', 'firstAvatarFrameMs'] as const;
+  const stagesMs: Record<string, number> = {};
+  for (const name of stageNames) {
+    const v = answered.flatMap((r) => (r.stages?.[name] !== undefined ? [r.stages[name]!] : []));
+    if (v.length) stagesMs[name] = pct(v, 0.5);
+  }
+  return {
+    e2eAtEarMs: pcts(e2e, true),
+    e2eLessTransportMs: pcts(
+      e2e.map((v) => v - transportTotal),
+      true,
+    ),
+    turnOverheadMs: pcts(answered.map((r) => r.e2eMs! - transportTotal - chain(r))),
+    falseCutIns: results.filter((r) => r.falseCutIn).length,
+    missedTurns: results.filter((r) => r.missed).length,
+    turns: results.length,
+    bargeInStopMs: pcts(barge),
+    bargeInStopLessTransportMs: pcts(barge.map((v) => v - transportTotal)),
+    bargeIns: barge.length,
+    workerAddedMs: pcts(workerAdded),
+    stagesMs,
+  };
+}
+
+export function formatTable(report: BenchReport): string {
+  const ours = report.configs.ours;
+  const stock = report.configs.stock;
+  const names = (['ours', 'stock'] as const).filter((n) => report.configs[n]);
+  const rows: [string, (s: ConfigSummary) => number | string][] = [
+    ['end to end at the ear p50', (s) => s.e2eAtEarMs.p50],
+    ['  p95', (s) => s.e2eAtEarMs.p95],
+    ['  p99', (s) => s.e2eAtEarMs.p99 ?? NaN],
+    ['less transport p50', (s) => s.e2eLessTransportMs.p50],
+    ['  p95', (s) => s.e2eLessTransportMs.p95],
+    ['turn overhead (less chain) p50', (s) => s.turnOverheadMs.p50],
+    ['  p95', (s) => s.turnOverheadMs.p95],
+    ['worker-added p50', (s) => s.workerAddedMs.p50],
+    ['  p95', (s) => s.workerAddedMs.p95],
+    ['barge-in: voice stops at ear p50', (s) => s.bargeInStopMs.p50],
+    ['  p95', (s) => s.bargeInStopMs.p95],
+    ['  p95 less transport', (s) => s.bargeInStopLessTransportMs.p95],
+    ['false cut-ins', (s) => `${s.falseCutIns}/${s.turns}`],
+    ['missed turns', (s) => `${s.missedTurns}/${s.turns}`],
+    ['worker: final transcript (median)', (s) => s.stagesMs.transcriptMs ?? NaN],
+    ['worker: turn committed', (s) => s.stagesMs.endOfTurnMs ?? NaN],
+    ['worker: LLM first token', (s) => s.stagesMs.llmFirstTokenMs ?? NaN],
+    ['worker: TTS first audio', (s) => s.stagesMs.ttsFirstAudioMs ?? NaN],
+    ['worker: first avatar frame', (s) => s.stagesMs.firstAvatarFrameMs ?? NaN],
+  ];
+  const cell = (v: number | string) => (typeof v === 'number' ? (Number.isFinite(v) ? String(Math.round(v)) : '–') : v).padStart(9);
+  const lines = [
+    `## Turn-taking at the user's ear: profile ${report.profile}, corpus ${report.corpus}, ms`,
+    `test server transport (click, median): user→agent ${report.transportMs.userToAgent}, agent→user ${report.transportMs.agentToUser}; ${report.machine}`,
+    `${''.padEnd(36)}${names.map((n) => n.padStart(9)).join('')}${ours && stock ? '  ours/stock'.padStart(12) : ''}`,
+  ];
+  for (const [label, get] of rows) {
+    const values = names.map((n) => get(report.configs[n]!));
+    const ratio = ours && stock && typeof get(ours) === 'number' && label.includes('p') && !label.startsWith('false') ? ((get(ours) as number) / (get(stock) as number)).toFixed(2) : '';
+    lines.push(`${label.padEnd(36)}${values.map(cell).join('')}${ratio ? ratio.padStart(12) : ''}`);
+  }
+  return lines.join('\n');
+}
+
+/** The JSON of issue 12 (per config summary), plus the raw turns for anyone who wants to look closer. */
+export async function writeJson(path: string, report: BenchReport): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+const COLORS: Record<ConfigName, string> = { ours: '#1f77b4', stock: '#d62728' };
+
+/** CDF of end to end at the ear, one line per config, transport marked; PNG (and SVG beside it). */
+export async function writeCdfPlot(path: string, report: BenchReport): Promise<void> {
+  const W = 720;
+  const H = 420;
+  const M = { left: 60, right: 20, top: 44, bottom: 52 };
+  const series = (['ours', 'stock'] as const).flatMap((name) => {
+    const turns = report.turns[name];
+    if (!turns) return [];
+    const v = turns.flatMap((t) => (t.e2eMs !== undefined ? [t.e2eMs] : [])).sort((a, b) => a - b);
+    return [{ name, values: v }];
+  });
+  const xMax = Math.ceil(Math.max(1000, ...series.flatMap((s) => s.values)) / 500) * 500;
+  const px = (x: number) => M.left + (x / xMax) * (W - M.left - M.right);
+  const py = (y: number) => H - M.bottom - y * (H - M.top - M.bottom);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="24" text-anchor="middle" font-size="15">End of the user's last word → first reply audio at the ear (profile ${report.profile})</text>`,
+  ];
+  for (let i = 0; i <= 4; i++) {
+    const y = i / 4;
+    parts.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${py(y)}" y2="${py(y)}" stroke="#e5e5e5"/>`, `<text x="${M.left - 6}" y="${py(y) + 4}" text-anchor="end" fill="#555">${i * 25}%</text>`);
+  }
+  for (let x = 0; x <= xMax; x += 500) parts.push(`<text x="${px(x)}" y="${H - M.bottom + 16}" text-anchor="middle" fill="#555">${x}</text>`);
+  // The 1-second budget, and what the test server's transport alone takes.
+  const transport = report.transportMs.userToAgent + report.transportMs.agentToUser;
+  parts.push(`<line x1="${px(1000)}" x2="${px(1000)}" y1="${M.top}" y2="${py(0)}" stroke="#2ca02c" stroke-dasharray="6 4"/>`, `<text x="${px(1000) + 4}" y="${M.top + 12}" fill="#2ca02c">1 s budget</text>`);
+  parts.push(`<rect x="${px(0)}" y="${M.top}" width="${px(transport) - px(0)}" height="${py(0) - M.top}" fill="#999" opacity="0.15"/>`, `<text x="${px(0) + 4}" y="${py(0) - 6}" fill="#666">test server transport ${transport} ms</text>`);
+  parts.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${py(0)}" y2="${py(0)}" stroke="#333"/>`, `<line x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${py(0)}" stroke="#333"/>`);
+  parts.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - 12}" text-anchor="middle">ms (turns answered within, cumulative)</text>`);
+  series.forEach((s, i) => {
+    const color = COLORS[s.name];
+    const n = s.values.length;
+    let d = `M${px(0)},${py(0)}`;
+    s.values.forEach((v, k) => {
+      d += ` L${px(v).toFixed(1)},${py(k / n).toFixed(1)} L${px(v).toFixed(1)},${py((k + 1) / n).toFixed(1)}`;
+    });
+    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
+    const summary = report.configs[s.name];
+    const ly = M.top + 12 + i * 18;
+    parts.push(`<line x1="${W - 250}" x2="${W - 226}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`, `<text x="${W - 220}" y="${ly + 4}">${s.name}: p50 ${summary?.e2eAtEarMs.p50 ?? '–'}, p95 ${summary?.e2eAtEarMs.p95 ?? '–'} ms</text>`);
+  });
+  parts.push('</svg>');
+  const svg = parts.join('\n');
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path.replace(/\.png$/, '.svg'), svg);
+  await writeFile(path, new Resvg(svg, { font: { loadSystemFonts: true } }).render().asPng());
+}
