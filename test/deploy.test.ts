@@ -184,6 +184,17 @@ describe('Dockerfile', () => {
     expect(nodeModulesFrom).toEqual([deps!.name]);
   });
 
+  it('applies patches/ (upstream memory fixes) in every npm ci: the patches are copied first and patch-package is a production dependency', () => {
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>; dependencies: Record<string, string> };
+    expect(pkg.scripts.postinstall).toBe('patch-package');
+    expect(pkg.dependencies['patch-package']).toMatch(/^\d+\.\d+\.\d+$/);
+    for (const s of stages) {
+      const idx = s.instructions.findIndex((i) => i.op === 'RUN' && /npm ci/.test(i.args));
+      if (idx < 0) continue;
+      expect(s.instructions.slice(0, idx).some((i) => i.op === 'COPY' && /^patches\b/.test(i.args)), `stage ${s.name} runs npm ci before copying patches/`).toBe(true);
+    }
+  });
+
   it('copies only files that exist and that .dockerignore lets through', () => {
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && !l.startsWith('!'));
     for (const s of stages) {
