@@ -3,6 +3,7 @@ import * as silero from '@livekit/agents-plugin-silero';
 import { attachAvatar, rendersLocally } from './avatar/registry.js';
 import { loadConfig } from './config/config.js';
 import { createLogger } from './logging.js';
+import { describeGrowth, samplingFromEnv, watchJobMemory } from './metrics/job-memory.js';
 import { connectJobReporter } from './metrics/job-reporter.js';
 import { reportAvatarFrames } from './metrics/avatar-frame-reporter.js';
 import { observeTurns } from './metrics/observe-turns.js';
@@ -37,6 +38,16 @@ export default defineAgent({
     // This job's turns and fallbacks go to the main process's /metrics (a no-op without one).
     const reporter = connectJobReporter(ctx.job.id, { onError: (err) => logger.debug({ err }, 'metrics hub unreachable; this job reports no metrics') });
     ctx.addShutdownCallback(() => reporter.close());
+    // This call's memory per conversation in /metrics, and a warning naming the slope if it grows:
+    // a call that keeps what it has processed grows with its length (issue 16).
+    const bound = config.ops.jobMemoryGrowthWarnMBPerHour;
+    const stopMemory = watchJobMemory({
+      report: (m) => reporter.memory(m),
+      warnMbPerHour: bound,
+      warn: (growth, area) => logger.warn({ memoryGrowthMbPerHour: growth }, describeGrowth(growth, area, bound)),
+      ...samplingFromEnv(),
+    });
+    ctx.addShutdownCallback(async () => stopMemory());
 
     const session = buildSession(config, ctx.proc.userData.vad as VAD);
     preConnect.attach(session);

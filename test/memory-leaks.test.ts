@@ -6,6 +6,7 @@
  * case fails, which is also how to tell when upstream has fixed it and the patch can go.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReadableStream } from 'node:stream/web';
 import { initializeLogger, readStream, tts } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as elevenlabs from '@livekit/agents-plugin-elevenlabs';
@@ -74,7 +75,7 @@ describe('memory over a long call: nothing keeps audio it has processed', () => 
     let read = 0;
     const reading = (async () => {
       for await (const f of readStream(source, controller.signal)) {
-        read += f.samplesPerChannel > 0 ? 1 : 0;
+        read += f ? 1 : 0;
         if (read === 2000) break;
       }
     })();

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { METRICS_SOCKET_ENV } from '../src/metrics/job-events.js';
+import { describeGrowth, MemoryTrend, watchJobMemory, type MemorySample } from '../src/metrics/job-memory.js';
 import { connectJobReporter } from '../src/metrics/job-reporter.js';
 import { checkBudget, formatBudgetWarning, STAGE_NAMES, stageDeltas } from '../src/metrics/latency-budget.js';
 import { decodeLatencyMessage, encodeLatencyMessage, LATENCY_TOPIC, latencyMessageSchema, toLatencyMessage } from '../src/metrics/latency-message.js';
@@ -126,7 +127,7 @@ describe('latency budget', () => {
     reportTurns(timeline, {
       logger,
       budgetMs: 1000,
-      reporter: { turn: (t) => void reported.push(t), avatarFallback: () => {}, avatar: () => {}, avatarFrames: () => {}, close: async () => {} },
+      reporter: { turn: (t) => void reported.push(t), avatarFallback: () => {}, avatar: () => {}, avatarFrames: () => {}, memory: () => {}, close: async () => {} },
       publish,
     });
     for (const t of [QUICK, SLOW_LLM]) {
@@ -152,7 +153,7 @@ describe('latency budget', () => {
 
   it('reads LATENCY_BUDGET_MS, METRICS_PORT and DRAIN_TIMEOUT_MS with their defaults', () => {
     const keys = { DEEPGRAM_API_KEY: 'dg-test-123456', OPENAI_API_KEY: 'sk-test-123456' };
-    expect(loadConfig(keys).ops).toEqual({ latencyBudgetMs: 1000, metricsPort: 9464, drainTimeoutMs: 1_800_000, jobMemoryWarnMB: 1500, jobMemoryLimitMB: 0, maxAvatarRenders: 0, health: { host: '0.0.0.0' } });
+    expect(loadConfig(keys).ops).toEqual({ latencyBudgetMs: 1000, metricsPort: 9464, drainTimeoutMs: 1_800_000, jobMemoryWarnMB: 1500, jobMemoryLimitMB: 0, jobMemoryGrowthWarnMBPerHour: 60, maxAvatarRenders: 0, health: { host: '0.0.0.0' } });
     expect(() => loadConfig({ ...keys, JOB_MEMORY_LIMIT_MB: '1000' })).toThrow(/JOB_MEMORY_LIMIT_MB \(1000\) must be above JOB_MEMORY_WARN_MB/);
     expect(loadConfig({ ...keys, LATENCY_BUDGET_MS: '800', METRICS_PORT: '0', DRAIN_TIMEOUT_MS: '' }).ops).toMatchObject({
       latencyBudgetMs: 800,
@@ -445,3 +446,77 @@ describe('job processes → main process /metrics', () => {
   });
 });
 
+describe("a call's memory (issue 16)", () => {
+  const MB = 2 ** 20;
+  const BASE_ENV = { DEEPGRAM_API_KEY: 'dg-test-123456', OPENAI_API_KEY: 'sk-test-123456' };
+  /** A job's memory at `minute` of a call: a sawtooth of garbage over a floor that grows `mbPerHour`. */
+  const at = (minute: number, mbPerHour: number): MemorySample => ({
+    heapBytes: (60 + (mbPerHour * minute) / 60 + ((minute * 7) % 5) * 3) * MB,
+    externalBytes: 20 * MB,
+    rssBytes: (300 + (mbPerHour * minute) / 60) * MB,
+  });
+
+  it('fits growth per hour through each minute\'s floor, after the first minute, once ten minutes are seen', () => {
+    const flat = new MemoryTrend();
+    const leaking = new MemoryTrend();
+    for (let s = 0; s <= 30 * 60; s += 15) {
+      // The first minute loads models and JITs: a jump there is not growth.
+      const warm = s < 60 ? 40 * MB : 0;
+      const m = s / 60;
+      flat.add(s * 1000, { ...at(m, 0), heapBytes: at(m, 0).heapBytes + warm });
+      leaking.add(s * 1000, at(m, 400));
+      if (s === 9 * 60) expect(flat.growth()).toBeUndefined();
+    }
+    expect(Math.abs(flat.growth()!.heap)).toBeLessThan(5);
+    expect(Math.abs(flat.growth()!.external)).toBeLessThan(1);
+    expect(leaking.growth()!.heap).toBeGreaterThan(380);
+    expect(leaking.growth()!.heap).toBeLessThan(420);
+    expect(leaking.growth()!.minutes).toBe(30);
+  });
+
+  it('warns once per period, naming the area, the slope and the setting, only past the bound', () => {
+    const warnings: string[] = [];
+    let clock = 0;
+    // A trend that has already seen a call leaking 400 MB/h of heap.
+    const trend = new MemoryTrend();
+    for (let s = 0; s <= 20 * 60; s += 15) trend.add(s * 1000, at(s / 60, 400));
+    clock = 20 * 60_000;
+    const stop = watchJobMemory({
+      report: () => {},
+      warn: (g, area) => warnings.push(describeGrowth(g, area, 60)),
+      warnMbPerHour: 60,
+      trend,
+      now: () => clock,
+      intervalMs: 3_600_000,
+    });
+    stop();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/heap memory grows \+\d{3} MB\/h .*JOB_MEMORY_GROWTH_WARN_MB_PER_HOUR=60/);
+    // A bound above the slope (or 0) says nothing.
+    const quiet: string[] = [];
+    watchJobMemory({ report: () => {}, warn: () => quiet.push('x'), warnMbPerHour: 1000, trend, now: () => clock, intervalMs: 3_600_000 })();
+    watchJobMemory({ report: () => {}, warn: () => quiet.push('x'), warnMbPerHour: 0, trend, now: () => clock, intervalMs: 3_600_000 })();
+    expect(quiet).toEqual([]);
+  });
+
+  it("puts each running job's heap, external and RSS in /metrics, and drops the series when the job ends", async () => {
+    const m = new WorkerMetrics();
+    const hub = await startMetricsHub(m, { socketPath: tempSocketPath() });
+    cleanups.push(() => hub.close());
+    const reporter = connectJobReporter('AJ_mem', { socketPath: hub.socketPath });
+    reporter.memory({ heapBytes: 61 * MB, externalBytes: 21 * MB, rssBytes: 320 * MB });
+    await until(async () => sample((await m.exposition()).body, 'voice_avatar_job_memory_bytes{job="AJ_mem",area="heap"}') === 61 * MB);
+    const { body } = await m.exposition();
+    expect(sample(body, 'voice_avatar_job_memory_bytes{job="AJ_mem",area="external"}')).toBe(21 * MB);
+    expect(sample(body, 'voice_avatar_job_memory_bytes{job="AJ_mem",area="rss"}')).toBe(320 * MB);
+    await reporter.close();
+    await until(() => hub.activeJobs === 0);
+    expect((await m.exposition()).body).not.toContain('job="AJ_mem"');
+  });
+
+  it('reads JOB_MEMORY_GROWTH_WARN_MB_PER_HOUR (default 60, 0 turns the warning off)', () => {
+    expect(loadConfig({ ...BASE_ENV }).ops.jobMemoryGrowthWarnMBPerHour).toBe(60);
+    expect(loadConfig({ ...BASE_ENV, JOB_MEMORY_GROWTH_WARN_MB_PER_HOUR: '0' }).ops.jobMemoryGrowthWarnMBPerHour).toBe(0);
+    expect(() => loadConfig({ ...BASE_ENV, JOB_MEMORY_GROWTH_WARN_MB_PER_HOUR: 'fast' })).toThrow(/JOB_MEMORY_GROWTH_WARN_MB_PER_HOUR/);
+  });
+});

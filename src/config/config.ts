@@ -79,6 +79,8 @@ export interface Config {
     drainTimeoutMs: number;
     jobMemoryWarnMB: number;
     jobMemoryLimitMB: number;
+    /** Growth of a call's job memory (MB/h) above which it is logged as a warning; 0: never. */
+    jobMemoryGrowthWarnMBPerHour: number;
     health: { host: string; port?: number };
     idleProcesses?: number;
     /** Unset: the agents default (0.7 in production, never full in dev). */
@@ -168,6 +170,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
       jobMemoryWarnMB: env.JOB_MEMORY_WARN_MB,
       jobMemoryLimitMB: env.JOB_MEMORY_LIMIT_MB,
+      jobMemoryGrowthWarnMBPerHour: env.JOB_MEMORY_GROWTH_WARN_MB_PER_HOUR,
       health: { host: env.HEALTH_HOST, ...(env.HEALTH_PORT !== undefined ? { port: env.HEALTH_PORT } : {}) },
       ...(env.WORKER_IDLE_PROCESSES !== undefined ? { idleProcesses: env.WORKER_IDLE_PROCESSES } : {}),
       ...(env.WORKER_LOAD_THRESHOLD !== undefined ? { loadThreshold: env.WORKER_LOAD_THRESHOLD } : {}),

@@ -107,6 +107,8 @@ export const envSchema = z.object({
   // Per conversation (job process): a warning above the first, the job is ended above the second (0: no limit).
   JOB_MEMORY_WARN_MB: z.coerce.number({ error: 'must be a number of megabytes' }).int().min(100).max(65_536).default(1500),
   JOB_MEMORY_LIMIT_MB: z.coerce.number({ error: 'must be a number of megabytes (0: no limit)' }).int().min(0).max(65_536).default(0),
+  /** A call whose job heap or external memory grows faster than this (MB per hour, fitted after its first minute) is logged as a warning naming the slope; 0: never. */
+  JOB_MEMORY_GROWTH_WARN_MB_PER_HOUR: z.coerce.number({ error: 'must be a number of megabytes per hour (0: no warning)' }).min(0).max(100_000).default(60),
 
   // Avatar
   AVATAR: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, { error: 'must name a folder under avatars/ (lowercase letters, digits, - or _)' }).default('default'),

@@ -45,6 +45,13 @@ export const jobEventSchema = z.discriminatedUnion('type', [
     dropped: z.number().int().min(0).max(1_000_000),
     repeated: z.number().int().min(0).max(1_000_000),
   }),
+  /** The job process's memory now (see job-memory.ts): one gauge series per conversation. */
+  z.object({
+    type: z.literal('memory'),
+    heapBytes: z.number().int().min(0).max(2 ** 45),
+    externalBytes: z.number().int().min(0).max(2 ** 45),
+    rssBytes: z.number().int().min(0).max(2 ** 45),
+  }),
 ]);
 
 export type JobEvent = z.infer<typeof jobEventSchema>;

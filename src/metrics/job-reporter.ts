@@ -1,5 +1,6 @@
 import { createConnection, type Socket } from 'node:net';
 import { METRICS_SOCKET_ENV, type JobEvent } from './job-events.js';
+import type { MemorySample } from './job-memory.js';
 import type { TurnTimings } from './turn-timeline.js';
 
 /** The job process's side of the metrics hub: fire and forget; metrics never hold up a conversation. */
@@ -10,10 +11,12 @@ export interface JobReporter {
   avatar(adapter: string, rendersLocally: boolean, joinMs?: number): void;
   /** Frames since the last report, of an avatar whose frames come from a renderer. */
   avatarFrames(adapter: string, frames: { shown: number; dropped: number; repeated: number }): void;
+  /** This job process's memory now. */
+  memory(sample: MemorySample): void;
   close(): Promise<void>;
 }
 
-const NOOP: JobReporter = { turn: () => {}, avatarFallback: () => {}, avatar: () => {}, avatarFrames: () => {}, close: async () => {} };
+const NOOP: JobReporter = { turn: () => {}, avatarFallback: () => {}, avatar: () => {}, avatarFrames: () => {}, memory: () => {}, close: async () => {} };
 
 /**
  * Connect this job to the main process's metrics hub. The connection itself counts the job as
@@ -39,6 +42,7 @@ export function connectJobReporter(jobId: string, opts: { socketPath?: string; o
     turn: (turn, budgetMs) => send({ type: 'turn', turn: { ...turn }, budgetMs }),
     avatarFallback: (profile, reason) => send({ type: 'avatar_fallback', profile: profile.slice(0, 200), reason: reason.slice(0, 2000) }),
     avatarFrames: (adapter, f) => send({ type: 'avatar_frames', adapter: adapter.slice(0, 40), shown: f.shown, dropped: f.dropped, repeated: f.repeated }),
+    memory: (m) => send({ type: 'memory', heapBytes: Math.round(m.heapBytes), externalBytes: Math.round(m.externalBytes), rssBytes: Math.round(m.rssBytes) }),
     avatar: (adapter, rendersLocally, joinMs) =>
       send({ type: 'avatar', adapter: adapter.slice(0, 40), rendersLocally, ...(joinMs !== undefined ? { joinMs: Math.min(600_000, Math.max(0, joinMs)) } : {}) }),
     close: () =>

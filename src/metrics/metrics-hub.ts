@@ -41,6 +41,8 @@ export async function startMetricsHub(metrics: WorkerMetrics, opts: { socketPath
     let counted = false;
     let rendering = false;
     let adapter: string | undefined;
+    let jobId: string | undefined;
+    let memoryReported = false;
     const setAvatar = (next: string | undefined, local: boolean) => {
       if (adapter !== undefined) metrics.activeAvatars.dec({ adapter });
       if (next !== undefined) metrics.activeAvatars.inc({ adapter: next });
@@ -80,6 +82,7 @@ export async function startMetricsHub(metrics: WorkerMetrics, opts: { socketPath
       const event = parsed.data;
       switch (event.type) {
         case 'job':
+          jobId ??= event.jobId;
           if (!counted) {
             counted = true;
             active++;
@@ -99,12 +102,21 @@ export async function startMetricsHub(metrics: WorkerMetrics, opts: { socketPath
           setAvatar(event.adapter, event.rendersLocally);
           if (event.joinMs !== undefined) metrics.avatarJoinSeconds.observe({ adapter: event.adapter }, event.joinMs / 1000);
           break;
+        case 'memory':
+          if (jobId === undefined) break;
+          memoryReported = true;
+          metrics.jobMemoryBytes.set({ job: jobId, area: 'heap' }, event.heapBytes);
+          metrics.jobMemoryBytes.set({ job: jobId, area: 'external' }, event.externalBytes);
+          metrics.jobMemoryBytes.set({ job: jobId, area: 'rss' }, event.rssBytes);
+          break;
       }
     };
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       sockets.delete(socket);
       setAvatar(undefined, false);
+      // One series per running conversation: an ended job's must not linger (nor pile up).
+      if (memoryReported && jobId !== undefined) for (const area of ['heap', 'external', 'rss']) metrics.jobMemoryBytes.remove({ job: jobId, area });
       if (counted) {
         counted = false;
         active--;

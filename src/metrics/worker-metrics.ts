@@ -89,6 +89,17 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  /**
+   * Each running conversation's job process memory (heap: V8 heap used; external: buffers and
+   * native memory V8 accounts for; rss), labelled by job id; the series goes when the job ends.
+   */
+  readonly jobMemoryBytes = new Gauge({
+    name: `${METRIC_PREFIX}job_memory_bytes`,
+    help: "Memory of each running conversation's job process, by job and area (heap: V8 heap used, external: buffers and native memory, rss: resident set).",
+    labelNames: ['job', 'area'] as const,
+    registers: [this.registry],
+  });
+
   readonly activeJobs = new Gauge({
     name: `${METRIC_PREFIX}active_jobs`,
     help: 'Conversations (job processes) running in this worker.',
