@@ -135,6 +135,13 @@ export async function startFakeDeepgram(options: FakeDeepgramOptions = {}): Prom
 
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = parseUrl(req);
+    // The cheapest authenticated call (the doctor's key check): Deepgram lists the key's projects.
+    if (req.method === 'GET' && url.pathname === '/v1/projects') {
+      const auth = authenticate(req);
+      log.add({ method: 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, endpoint: 'projects', apiKey: auth.apiKey, fault: null });
+      if (auth.error) return sendJson(res, 401, dgError('INVALID_AUTH', auth.error), { 'dg-request-id': randomUUID() });
+      return sendJson(res, 200, { projects: [{ project_id: '3b5bd2a4-1c1e-4f5f-9b0e-7d2a6c1f0e11', name: 'Fake project' }] }, { 'dg-request-id': randomUUID() });
+    }
     if (req.method !== 'POST' || url.pathname !== '/v1/listen') return sendJson(res, 404, dgError('Not Found', `no route ${req.method} ${url.pathname}`));
     const body = await readBody(req);
     const fault = knobs.takeFault();

@@ -139,6 +139,12 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = parseUrl(req);
     const raw = await readBody(req);
+    // The doctor's key check: the key's user and subscription (401 for a bad key, like the real API).
+    if (req.method === 'GET' && url.pathname === '/v1/user') {
+      const refused = authError(req);
+      if (refused) return sendJson(res, 401, elError('invalid_api_key', refused));
+      return sendJson(res, 200, { user_id: 'fake-user', subscription: { tier: 'free', character_count: 0, character_limit: 10_000, status: 'active' }, is_new_user: false, first_name: 'Fake' });
+    }
     if (req.method === 'GET' && url.pathname === '/v1/voices') {
       return sendJson(res, 200, { voices: [{ voice_id: 'fake-voice', name: 'Fake (espeak-ng)', category: 'premade' }] });
     }
