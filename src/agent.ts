@@ -25,7 +25,7 @@ export default defineAgent({
   },
   entry: async (ctx: JobContext) => {
     const config = loadConfig();
-    const logger = createLogger({ level: config.logLevel, secrets: config.secrets }).child({ jobId: ctx.job.id, room: ctx.job.room?.name });
+    const logger = createLogger({ level: config.logLevel, secrets: config.secrets, format: config.logFormat }).child({ jobId: ctx.job.id, room: ctx.job.room?.name });
     if (config.tracing) {
       const tracing = startTracing({ ...config.tracing, attributes: { room_name: ctx.job.room?.name ?? '', job_id: ctx.job.id } });
       ctx.addShutdownCallback(() => tracing.shutdown());

@@ -91,6 +91,8 @@ export interface Config {
   /** OpenTelemetry trace export; absent when OTEL_EXPORTER_OTLP_ENDPOINT is not set. */
   tracing?: { endpoint: string; serviceName: string };
   logLevel: Env['LOG_LEVEL'];
+  /** Unset: JSON; `src/main.ts dev` sets LOG_FORMAT=pretty for itself and its job processes. */
+  logFormat: 'pretty' | 'json';
   /** Every secret value in force, so logs can scrub them wherever they appear. */
   secrets: string[];
 }
@@ -178,6 +180,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     ...(env.OTEL_EXPORTER_OTLP_ENDPOINT ? { tracing: { endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: env.OTEL_SERVICE_NAME } } : {}),
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT ?? 'json',
     secrets: [],
   };
   config.secrets = SECRET_VARIABLES.map((name) => env[name])

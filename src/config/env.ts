@@ -151,6 +151,8 @@ export const envSchema = z.object({
   OTEL_EXPORTER_OTLP_HEADERS: z.string().min(1).optional(),
   OTEL_SERVICE_NAME: z.string().min(1).default('voice-avatar-worker'),
 
+  /** Unset: readable lines under `dev` (as the agents framework's own), JSON under `start` and the tools. */
+  LOG_FORMAT: z.enum(['pretty', 'json'], { error: 'must be pretty or json' }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { error: 'must be one of fatal, error, warn, info, debug, trace' }).default('info'),
 });
 
