@@ -31,10 +31,16 @@ async function main(): Promise<void> {
     await dispose();
     process.exit(code);
   }
+  // One log format per mode, as the agents framework's own lines: readable in dev, JSON in
+  // production. Set here so the job processes forked below inherit it.
+  if (command === 'dev') process.env.LOG_FORMAT ??= 'pretty';
   const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel, secrets: config.secrets, format: config.logFormat });
+  // Said once per worker, never an error: a key in the environment that no stage uses.
+  for (const note of config.choices.notes) logger.info(note);
   // /metrics lives here, in the main process; job processes (forked below, inheriting the hub's
   // address from the environment) send their turns to it. See docs/latency.md.
-  const endpoint = await startWorkerMetricsEndpoint({ port: config.ops.metricsPort, logger: createLogger({ level: config.logLevel, secrets: config.secrets }) });
+  const endpoint = await startWorkerMetricsEndpoint({ port: config.ops.metricsPort, logger });
   // Without the hub (METRICS_PORT=0) renders cannot be counted; the load is then CPU alone.
   const loadFunc = createWorkerLoad({
     localRenders: () => endpoint?.hub.localRenders ?? 0,
