@@ -28,8 +28,9 @@ describe('the pipeline without a room, real plugins against protocol fakes', () 
     expect(JSON.stringify(chat.body)).toContain('What is the tallest mountain on Earth?');
     expect(pipeline.openai.requestsFor('speech').map((r) => (r.body as { input: string }).input).join(' ')).toContain('Mount Everest');
 
-    // Every stage happened, in order, after the user stopped speaking.
-    expect(timings.transcriptMs).toBeGreaterThanOrEqual(0);
+    // Every stage happened, in order. (Not "after the end of speech": that mark is when agents'
+    // VAD processed the last voiced window, which trails the audio on a busy machine.)
+    expect(timings.llmFirstTokenMs).toBeGreaterThan(timings.transcriptMs!);
     expect(timings.ttsFirstAudioMs).toBeGreaterThan(timings.llmFirstTokenMs!);
     expect(timings.firstAvatarFrameMs).toBeGreaterThanOrEqual(timings.ttsFirstAudioMs!);
 

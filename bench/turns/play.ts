@@ -33,6 +33,8 @@ export interface TurnResult {
   stages?: LatencyMessage['marks'];
   /** User's barge-in onset → the agent's voice stops at the ear. */
   bargeInStopMs?: number;
+  /** The agent's states as the user saw them during the turn, ms from the end of the last word. */
+  states: [string, number][];
 }
 
 export interface PlayOptions {
@@ -54,7 +56,7 @@ export async function playTurn(rig: Rig, turn: CorpusTurn, options: PlayOptions)
   const played = caller.play(turn.samples, rate, [firstSample, lastSample]);
   const firstWordAt = await played.marks[0]!;
   const lastWordAt = await played.marks[1]!;
-  const result: TurnResult = { turn: options.turn, wav: turn.name, reply: options.reply, draw: options.draw, falseCutIn: false, missed: false };
+  const result: TurnResult = { turn: options.turn, wav: turn.name, reply: options.reply, draw: options.draw, falseCutIn: false, missed: false, states: [] };
 
   // Any voice from the agent between the first and the last word cut the user off.
   const early = caller.voiceOnset(firstWordAt);
@@ -93,6 +95,7 @@ export async function playTurn(rig: Rig, turn: CorpusTurn, options: PlayOptions)
   // The worker's own account of the turn: its last latency message since this turn began.
   const message = caller.latency.slice(latencyBefore).find((l) => l.at >= firstWordAt)?.message;
   if (message) result.stages = message.marks;
+  result.states = caller.states.filter((s) => s.at >= firstWordAt - 2_000).map((s) => [s.state, Math.round(s.at - lastWordAt)]);
   return result;
 }
 

@@ -1,4 +1,4 @@
-import { inference, voice, type llm, type VAD } from '@livekit/agents';
+import { inference, USERDATA_TIMED_TRANSCRIPT, voice, type llm, type VAD } from '@livekit/agents';
 import type { AudioFrame } from '@livekit/rtc-node';
 import { TransformStream, type ReadableStream } from 'node:stream/web';
 import type { Config } from '../config/config.js';
@@ -28,9 +28,30 @@ export class ConversationAgent extends voice.Agent {
 
   override async ttsNode(text: ReadableStream<string>, modelSettings: voice.ModelSettings): Promise<ReadableStream<AudioFrame> | null> {
     const stream = await voice.Agent.default.ttsNode(this, text, modelSettings);
+    if (!stream) return stream;
+    const spaced = stream.pipeThrough(spaceTimedSegments());
     const timeline = this.timeline;
-    return stream && timeline ? tapFirst(stream, () => timeline.markTtsFirstAudio(Date.now())) : stream;
+    return timeline ? tapFirst(spaced, () => timeline.markTtsFirstAudio(Date.now())) : spaced;
   }
+}
+
+/**
+ * agents' StreamAdapter tags each synthesised segment's first frame with the segment's text, and
+ * the transcript (captions, chat history) is those texts concatenated: "Sure,"+"I can…" reads
+ * "Sure,I can…". A segment that follows punctuation without a space gets one.
+ */
+function spaceTimedSegments(): TransformStream<AudioFrame, AudioFrame> {
+  let last = '';
+  return new TransformStream<AudioFrame, AudioFrame>({
+    transform(frame, controller) {
+      const timed = frame.userdata[USERDATA_TIMED_TRANSCRIPT] as voice.TimedString[] | undefined;
+      for (const t of timed ?? []) {
+        if (/[.,;:!?…]$/.test(last) && /^[\p{L}\p{N}]/u.test(t.text)) t.text = ` ${t.text}`;
+        if (t.text) last = t.text;
+      }
+      controller.enqueue(frame);
+    },
+  });
 }
 
 /** Pass a stream through unchanged, calling `onFirst` when its first chunk goes by. */

@@ -1,4 +1,4 @@
-import { APIConnectionError, APIStatusError, AudioByteStream, shortuuid, tts, type APIConnectOptions } from '@livekit/agents';
+import { APIConnectionError, APIStatusError, APITimeoutError, AudioByteStream, DEFAULT_API_CONNECT_OPTIONS, shortuuid, tts, type APIConnectOptions } from '@livekit/agents';
 import type { AudioFrame } from '@livekit/rtc-node';
 
 /**
@@ -67,6 +67,7 @@ class SpeechStream extends tts.ChunkedStream {
   readonly #options: StreamingSpeechOptions;
   readonly #text: string;
   readonly #signal: AbortSignal;
+  readonly #timeoutMs: number;
   /** Issued in the constructor, so the request is on the wire while agents schedules the stream. */
   #response: Promise<Response> | undefined;
 
@@ -75,11 +76,27 @@ class SpeechStream extends tts.ChunkedStream {
     this.#options = options;
     this.#text = text;
     this.#signal = signal;
+    this.#timeoutMs = connOptions?.timeoutMs ?? DEFAULT_API_CONNECT_OPTIONS.timeoutMs;
     this.#response = this.#request();
     this.#response.catch(() => undefined); // observed in run(); never an unhandled rejection
   }
 
-  #request(): Promise<Response> {
+  /** The request, bounded by the connection timeout until its first byte (PROVIDER_TIMEOUT_MS). */
+  async #request(): Promise<Response> {
+    const o = this.#options;
+    const timedOut = new AbortController();
+    const timer = setTimeout(() => timedOut.abort(new APITimeoutError({ message: `text-to-speech ${o.baseUrl}/audio/speech sent nothing within ${this.#timeoutMs} ms` })), this.#timeoutMs);
+    try {
+      return await this.#fetch(AbortSignal.any([this.#signal, timedOut.signal]));
+    } catch (err) {
+      if (timedOut.signal.aborted && !this.#signal.aborted) throw timedOut.signal.reason;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #fetch(signal: AbortSignal): Promise<Response> {
     const o = this.#options;
     return fetch(`${o.baseUrl}/audio/speech`, {
       method: 'POST',
@@ -92,7 +109,7 @@ class SpeechStream extends tts.ChunkedStream {
         ...(o.speed !== undefined ? { speed: o.speed } : {}),
         ...(o.instructions ? { instructions: o.instructions } : {}),
       }),
-      signal: this.#signal,
+      signal,
     });
   }
 
@@ -106,7 +123,8 @@ class SpeechStream extends tts.ChunkedStream {
       try {
         response = await pending;
       } catch (err) {
-        if (isAbort(err)) return;
+        if (err instanceof APITimeoutError) throw err;
+        if (this.#signal.aborted) return;
         throw new APIConnectionError({ message: `text-to-speech request to ${this.#options.baseUrl} failed: ${(err as Error).message}` });
       }
       if (!response.ok || !response.body) {
@@ -122,6 +140,11 @@ class SpeechStream extends tts.ChunkedStream {
         held = frame;
         emitted = true;
       };
+      const finish = () => {
+        for (const frame of bytes.flush()) send(frame);
+        if (held) this.queue.put({ requestId, segmentId: requestId, frame: held, final: true });
+        held = undefined;
+      };
       const reader = response.body.getReader();
       try {
         for (;;) {
@@ -130,18 +153,17 @@ class SpeechStream extends tts.ChunkedStream {
           for (const frame of bytes.write(value)) send(frame);
         }
       } catch (err) {
-        if (isAbort(err)) return;
-        if (emitted) throw new APIConnectionError({ message: `text-to-speech stream broke off: ${(err as Error).message}`, options: { retryable: false } });
+        if (this.#signal.aborted) return;
+        if (emitted) {
+          // Everything that arrived is played; the rest of the segment is lost, not repeated.
+          finish();
+          throw new APIConnectionError({ message: `text-to-speech stream broke off: ${(err as Error).message}`, options: { retryable: false } });
+        }
         throw new APIConnectionError({ message: `text-to-speech stream failed: ${(err as Error).message}` });
       }
-      for (const frame of bytes.flush()) send(frame);
-      if (held) this.queue.put({ requestId, segmentId: requestId, frame: held, final: true });
+      finish();
     } finally {
       this.queue.close();
     }
   }
-}
-
-function isAbort(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
 }
