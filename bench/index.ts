@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import { dispose } from '@livekit/rtc-node';
 import { benchBuiltinAvatar } from './builtin-avatar.js';
 import { benchConcurrency } from './concurrency.js';
+import { benchLongCall, parseLongCallArgs } from './long-call.js';
 import { benchRemoteAvatar } from './remote-avatar.js';
 import { benchRenderer } from './renderer.js';
 import { benchSoak } from './soak.js';
@@ -19,5 +20,11 @@ await benchConcurrency({ maxConversations: Number(process.env.BENCH_MAX_CONVERSA
 // Ten minutes of back-to-back conversations (memory growth, plot in bench/out/); BENCH_SOAK_MINUTES=0 skips it.
 const soakMinutes = Number(process.env.BENCH_SOAK_MINUTES ?? 10);
 if (soakMinutes > 0) await benchSoak(soakMinutes);
+// One long call per family in a real job process (memory slope after GC, plot in docs/): LONG_CALL_MINUTES
+// (default 10; 0 skips), LONG_CALL_FAMILY (default: the default family, then a mostly silent call).
+if (process.env.LONG_CALL_MINUTES !== '0') {
+  const longCall = parseLongCallArgs([], { LONG_CALL_FAMILY: 'default,silence', ...process.env });
+  for (const family of longCall.families) await benchLongCall({ minutes: longCall.minutes, family });
+}
 await dispose();
 process.exit(0);

@@ -1,9 +1,10 @@
 /**
  * Long calls must not keep what they have already processed. Each case pushes many seconds of
  * audio (or many turns) through one long-lived upstream object the way a call does, then counts
- * what survives a full GC while that object is still alive. Each guards one patch in patches/
- * (applied by patch-package at install, production installs included): delete the patch and its
- * case fails, which is also how to tell when upstream has fixed it and the patch can go.
+ * what survives a full GC while that object is still alive. Each guards one fix: a patch in
+ * patches/ (applied by patch-package at install, production installs included) or one of ours.
+ * Delete the patch and its case fails, which is also how to tell when upstream has fixed it and
+ * the patch can go. The whole call is measured by bench/long-call.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReadableStream } from 'node:stream/web';
@@ -14,6 +15,7 @@ import * as silero from '@livekit/agents-plugin-silero';
 import { AudioFrame } from '@livekit/rtc-node';
 import { startFakeDeepgram, type FakeDeepgram } from './fakes/deepgram.js';
 import { startFakeElevenLabs, type FakeElevenLabs } from './fakes/elevenlabs.js';
+import { TurnTimeline } from '../src/metrics/turn-timeline.js';
 import { readUntil } from './fakes/wait.js';
 import { Survivors } from './support/retained.js';
 
@@ -134,5 +136,24 @@ describe('memory over a long call: nothing keeps audio it has processed', () => 
     const left = await survivors.settle(1, 5_000);
     expect(left, `streams of ${survivors.tracked} still reachable while the VAD is alive`).toBeLessThanOrEqual(1);
     expect(vad.label).toBe('silero.VAD');
+  });
+
+  // Ours: the job's turn timeline used to keep every turn it reported.
+  it("the job's turn timeline keeps none of the turns it has reported (500 turns)", async () => {
+    const timeline = new TurnTimeline();
+    const survivors = new Survivors();
+    let reported = 0;
+    timeline.on('turn', (turn) => void (reported += survivors.track(turn) ? 1 : 0));
+    for (let k = 0; k < 500; k++) {
+      const t = k * 10_000;
+      timeline.markEndOfSpeech(t);
+      timeline.markTranscript(t + 200);
+      timeline.markLlmFirstToken(t + 500);
+      timeline.markTtsFirstAudio(t + 700);
+      timeline.markFirstAvatarFrame(t + 750);
+    }
+    expect(reported).toBe(500);
+    expect(await survivors.settle(0, 2_000), `turns of ${survivors.tracked} still reachable from the timeline`).toBe(0);
+    expect(timeline.listenerCount('turn')).toBe(1);
   });
 });

@@ -1,4 +1,6 @@
-import { setFlagsFromString } from 'node:v8';
+import { existsSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { linearFit } from './linear-fit.js';
 
@@ -34,6 +36,11 @@ export interface MemoryGrowth {
 export const MEMORY_GC_ENV = 'VOICE_AVATAR_MEMORY_SAMPLE_GC';
 /** How often (ms) a job samples its memory; the bench shortens it. Not a setting either. */
 export const MEMORY_INTERVAL_ENV = 'VOICE_AVATAR_MEMORY_SAMPLE_MS';
+/**
+ * A folder where the bench asks for heap snapshots (`--snapshots`): when a file `request` appears
+ * there, the job's next sample writes `job-<n>.heapsnapshot` beside it and removes the request.
+ */
+export const MEMORY_SNAPSHOT_DIR_ENV = 'VOICE_AVATAR_MEMORY_SNAPSHOT_DIR';
 
 const MB = 2 ** 20;
 
@@ -110,6 +117,8 @@ export interface WatchJobMemoryOptions {
   warnEveryMs?: number;
   /** Full GC before each sample (bench only: it pauses the job). */
   gcFirst?: boolean;
+  /** Heap snapshots on request (bench only); see MEMORY_SNAPSHOT_DIR_ENV. */
+  snapshotDir?: string;
   trend?: MemoryTrend;
   now?: () => number;
 }
@@ -124,8 +133,14 @@ export function watchJobMemory(opts: WatchJobMemoryOptions): () => void {
   const now = opts.now ?? (() => performance.now());
   const warnEveryMs = opts.warnEveryMs ?? 10 * 60_000;
   let warnedAt = -Infinity;
+  let snapshots = 0;
   const sample = () => {
     if (opts.gcFirst) fullGc();
+    const request = opts.snapshotDir && join(opts.snapshotDir, 'request');
+    if (request && existsSync(request)) {
+      unlinkSync(request);
+      writeHeapSnapshot(join(opts.snapshotDir!, `job-${++snapshots}.heapsnapshot`));
+    }
     const m = readMemory();
     const at = now();
     opts.report(m);
@@ -146,9 +161,10 @@ export function watchJobMemory(opts: WatchJobMemoryOptions): () => void {
 }
 
 /** The bench's sampling overrides (see MEMORY_GC_ENV), from the environment; none in production. */
-export function samplingFromEnv(env: NodeJS.ProcessEnv = process.env): { gcFirst: boolean; intervalMs?: number } {
+export function samplingFromEnv(env: NodeJS.ProcessEnv = process.env): { gcFirst: boolean; intervalMs?: number; snapshotDir?: string } {
   const ms = Number(env[MEMORY_INTERVAL_ENV]);
-  return { gcFirst: env[MEMORY_GC_ENV] === '1', ...(Number.isFinite(ms) && ms >= 500 ? { intervalMs: ms } : {}) };
+  const dir = env[MEMORY_SNAPSHOT_DIR_ENV];
+  return { gcFirst: env[MEMORY_GC_ENV] === '1', ...(Number.isFinite(ms) && ms >= 500 ? { intervalMs: ms } : {}), ...(dir ? { snapshotDir: dir } : {}) };
 }
 
 /** The warning's words: which memory, how fast, over how long, and against which bound. */

@@ -30,7 +30,7 @@ export class TurnTimeline extends EventEmitter<{ turn: [TurnTimings] }> {
   private endOfTurnAt: number | undefined;
   private llmFirstTokenAt: number | undefined;
   private ttsFirstAudioAt: number | undefined;
-  readonly turns: TurnTimings[] = [];
+  // No list of past turns: a call of an hour has hundreds, and each goes out with the `turn` event.
 
   /** Reported at the end of the turn (end-of-utterance metrics), after the transcript: a mark, not a reset. */
   markEndOfSpeech(at: number): void {
@@ -68,7 +68,6 @@ export class TurnTimeline extends EventEmitter<{ turn: [TurnTimings] }> {
     };
     this.endOfSpeechAt = undefined;
     this.transcriptAt = this.endOfTurnAt = this.llmFirstTokenAt = this.ttsFirstAudioAt = undefined;
-    this.turns.push(turn);
     this.emit('turn', turn);
   }
 }

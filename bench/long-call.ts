@@ -1,0 +1,339 @@
+/**
+ * One long conversation, and whether its memory stays flat (issue 16). The real worker (`src/main.ts
+ * dev`, as the e2e tests start it) runs against the LiveKit-protocol test server with every cloud
+ * API replaced by its fake; a user in the room speaks a question through a real-time microphone,
+ * waits for the reply, pauses, and asks again, for N minutes. The job process samples its own
+ * memory after a full GC (an opt-in hook in src/metrics/job-memory.ts) and reports it over the
+ * metrics hub; this bench reads it from the worker's /metrics, fits the slope after the first
+ * minute and prints MB per hour, with the reply latency of the first turns beside the last ones.
+ * The plot goes to docs/long-call-<family>.png.
+ *
+ * Families (one per run): default (Deepgram STT, OpenAI TTS, builtin avatar), openai-stt,
+ * elevenlabs-tts, remote (a self-hosted provider fake whose avatar joins the room), renderer (the
+ * renderer client against the fake GPU renderer), silence (default, a question a minute: the user
+ * mostly listening). `--snapshots` has the job write a heap snapshot after warm-up and near the
+ * end, and prints what grew between them by constructor.
+ *
+ * Run: npx tsx bench/long-call.ts --minutes 10 [--family default] [--snapshots]
+ *      (or LONG_CALL_MINUTES / LONG_CALL_FAMILY)
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dispose, TrackKind, type RemoteTrack } from '@livekit/rtc-node';
+import { z } from 'zod';
+import { MEMORY_GC_ENV, MEMORY_INTERVAL_ENV, MEMORY_SNAPSHOT_DIR_ENV } from '../src/metrics/job-memory.js';
+import { startFakeAvatar } from '../test/fakes/avatar-participant.js';
+import { startFakeDeepgram } from '../test/fakes/deepgram.js';
+import { startFakeElevenLabs } from '../test/fakes/elevenlabs.js';
+import { freePort, startLoopbackServer } from '../test/fakes/net.js';
+import { startFakeOpenAI } from '../test/fakes/openai.js';
+import { startFakeSelfhosted } from '../test/fakes/providers/index.js';
+import { startFakeRenderer } from '../test/fakes/renderer.js';
+import { speechWithSilence } from '../test/fakes/speech.js';
+import { startTestLiveKitServer } from '../test/livekit-server/index.js';
+import { connectClient, RoomEvent, sleep, waitUntil } from '../test/livekit-server/testing.js';
+import { Microphone, now, recordAudio, type Recorder, type ReceivedAudioFrame } from '../test/e2e/viewer.js';
+import { startWorkerProcess } from '../test/e2e/worker-process.js';
+import { countHeap, heapGrowth } from './support/heap-diff.js';
+import { writeLinePlot } from './support/line-plot.js';
+import { linearFit, medianP95 } from './support/stats.js';
+import { QUESTION, REPLY } from './support/worker-added.js';
+
+export const FAMILIES = ['default', 'openai-stt', 'elevenlabs-tts', 'remote', 'renderer', 'silence'] as const;
+export type Family = (typeof FAMILIES)[number];
+
+const DOCS = fileURLToPath(new URL('../docs/', import.meta.url));
+const OUT = fileURLToPath(new URL('./out/', import.meta.url));
+const REPO = fileURLToPath(new URL('../', import.meta.url));
+const KEY = 'long-call-key-0123456789';
+/** RMS (PCM16) above which a received 10 ms frame is the agent's voice. */
+const LOUD = 1_000;
+/** The job samples its memory (after a full GC) this often. */
+const SAMPLE_MS = 10_000;
+/** Memory before this (model loading, JIT, buffers reaching their working size) is not growth. */
+const WARMUP_MIN = 1;
+
+export interface LongCallResult {
+  family: Family;
+  minutes: number;
+  turns: number;
+  failedTurns: number;
+  slopes: { heap: number; external: number; rss: number };
+  latency: { first: number; last: number };
+  samples: MemoryPoint[];
+  /** Reply latency of each answered turn (ms), in order. */
+  endToEndMs: number[];
+}
+
+interface MemoryPoint {
+  atMin: number;
+  heapMb: number;
+  externalMb: number;
+  rssMb: number;
+}
+
+const memoryLine = /^voice_avatar_job_memory_bytes\{job="[^"]*",area="(heap|external|rss)"\} (\S+)$/;
+const area = z.enum(['heap', 'external', 'rss']);
+
+/** The running job's memory, from the worker's /metrics (one job in this bench). */
+async function scrapeJobMemory(port: number): Promise<Omit<MemoryPoint, 'atMin'> | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const found: Partial<Record<z.infer<typeof area>, number>> = {};
+  for (const line of text.split('\n')) {
+    const m = memoryLine.exec(line);
+    if (m) found[area.parse(m[1])] = Number(m[2]) / 2 ** 20;
+  }
+  if (found.heap === undefined || found.external === undefined || found.rss === undefined) return undefined;
+  return { heapMb: found.heap, externalMb: found.external, rssMb: found.rss };
+}
+
+/** The cloud fakes and avatar profile a family needs, as the worker's environment. */
+async function startFamily(family: Family, server: Awaited<ReturnType<typeof startTestLiveKitServer>>, avatarsDir: string) {
+  const closers: (() => Promise<unknown>)[] = [];
+  const deepgram = await startFakeDeepgram({ transcripts: () => QUESTION });
+  const openai = await startFakeOpenAI({ transcripts: () => QUESTION, reply: REPLY });
+  closers.push(() => deepgram.close(), () => openai.close());
+  const env: Record<string, string> = {
+    DEEPGRAM_API_KEY: 'dg-long-call-123',
+    OPENAI_API_KEY: 'sk-long-call-123',
+    STT_PROVIDER: 'deepgram',
+    STT_BASE_URL: deepgram.baseUrl,
+    LLM_BASE_URL: openai.baseURL,
+    TTS_PROVIDER: 'openai',
+    TTS_BASE_URL: openai.baseURL,
+    AVATAR: 'default',
+  };
+  const profile = async (json: Record<string, unknown>) => {
+    await mkdir(join(avatarsDir, 'long-call'), { recursive: true });
+    await writeFile(join(avatarsDir, 'long-call', 'avatar.json'), JSON.stringify(json));
+    env.AVATAR = 'long-call';
+  };
+  if (family === 'openai-stt') Object.assign(env, { STT_PROVIDER: 'openai', STT_BASE_URL: openai.baseURL });
+  if (family === 'elevenlabs-tts') {
+    const eleven = await startFakeElevenLabs({});
+    closers.push(() => eleven.close());
+    Object.assign(env, { TTS_PROVIDER: 'elevenlabs', ELEVENLABS_API_KEY: 'el-long-call-123', TTS_BASE_URL: eleven.baseURL });
+  }
+  if (family === 'remote') {
+    const runner = await startFakeSelfhosted({
+      apiKey: KEY,
+      livekit: { apiKey: server.apiKey, apiSecret: server.apiSecret },
+      joinAvatar: async ({ url, token }) => {
+        const avatar = await startFakeAvatar({ url, token });
+        closers.push(() => avatar.leave());
+        return avatar;
+      },
+    });
+    closers.push(() => runner.close());
+    env.AVATAR_LAUNCH_SECRET = KEY;
+    await profile({ adapter: 'selfhosted', apiUrl: runner.baseUrl, joinTimeoutMs: 20_000 });
+  }
+  if (family === 'renderer') {
+    const { renderer, url } = await startFakeRenderer();
+    closers.push(() => renderer.close());
+    await profile({ adapter: 'diffusion', url, avatarId: 'reference', width: 512, height: 512, fps: 25, frameFormat: 'jpeg' });
+  }
+  return { env, close: () => Promise.all(closers.map((c) => c().catch(() => undefined))) };
+}
+
+export async function benchLongCall(opts: { minutes: number; family: Family; snapshots?: boolean }): Promise<LongCallResult> {
+  const { minutes, family } = opts;
+  const server = await startTestLiveKitServer({ departureTimeoutS: 1 });
+  // Stands in for LiveKit Cloud's inference gateway (dev mode would try it): refuses everything.
+  const inference = await startLoopbackServer(
+    (_req, res) => void res.writeHead(503).end(),
+    (_req, socket) => void socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'),
+  );
+  const scratch = await mkdtemp(join(tmpdir(), 'long-call-'));
+  const avatarsDir = join(scratch, 'avatars');
+  await mkdir(join(avatarsDir, 'default'), { recursive: true });
+  await writeFile(join(avatarsDir, 'default', 'avatar.json'), JSON.stringify({ adapter: 'builtin' }));
+  const snapshotDir = join(scratch, 'snapshots');
+  if (opts.snapshots) await mkdir(snapshotDir);
+  const fam = await startFamily(family, server, avatarsDir);
+  const metricsPort = await freePort();
+  const worker = startWorkerProcess(
+    {
+      LIVEKIT_URL: server.url,
+      LIVEKIT_API_KEY: server.apiKey,
+      LIVEKIT_API_SECRET: server.apiSecret,
+      LIVEKIT_INFERENCE_URL: `http://127.0.0.1:${inference.port}`,
+      AVATARS_DIR: avatarsDir,
+      AGENT_GREETING: '',
+      LOG_LEVEL: 'warn',
+      METRICS_PORT: String(metricsPort),
+      [MEMORY_GC_ENV]: '1',
+      [MEMORY_INTERVAL_ENV]: String(SAMPLE_MS),
+      ...(opts.snapshots ? { [MEMORY_SNAPSHOT_DIR_ENV]: snapshotDir } : {}),
+      ...fam.env,
+    },
+    'dev',
+  );
+  const recorders: Recorder<ReceivedAudioFrame>[] = [];
+  const states: { state: string; at: number }[] = [];
+  const samples: MemoryPoint[] = [];
+  const endToEnd: number[] = [];
+  let failedTurns = 0;
+  let sampler: NodeJS.Timeout | undefined;
+  const mic = new Microphone();
+  try {
+    await waitUntil(() => server.workers().length > 0, 90_000, 'the worker to register with the test server');
+    const user = await connectClient(server, { identity: 'user', room: `long-call-${family}` });
+    user.room.on(RoomEvent.ParticipantAttributesChanged, (changed, participant) => {
+      const state = changed['lk.agent.state'];
+      if (state && participant.identity !== 'user') states.push({ state, at: now() });
+    });
+    // The agent's voice, or the remote avatar's: whichever participant speaks back.
+    user.room.on(RoomEvent.TrackSubscribed, (track) => {
+      if (track.kind === TrackKind.KIND_AUDIO) recorders.push(recordAudio(track as RemoteTrack));
+    });
+    user.room.registerByteStreamHandler('lk.agent.session', () => undefined);
+    user.room.registerTextStreamHandler('lk.transcription', () => undefined);
+    await mic.publish(user.room);
+    await waitUntil(() => recorders.length > 0 && states.some((s) => s.state === 'listening'), 90_000, `the agent to listen and its audio to arrive (worker output:\n${worker.tail(20)})`);
+
+    const question = await speechWithSilence(QUESTION, { sampleRate: Microphone.SAMPLE_RATE, trailMs: 300 });
+    const t0 = now();
+    const atMin = () => (now() - t0) / 60_000;
+    sampler = setInterval(() => {
+      void scrapeJobMemory(metricsPort)
+        .then((m) => {
+          const last = samples.at(-1);
+          if (m && (!last || last.heapMb !== m.heapMb || last.rssMb !== m.rssMb)) samples.push({ atMin: atMin(), ...m });
+        })
+        .catch(() => undefined);
+    }, SAMPLE_MS / 2);
+    const snapshot = async (n: number) => {
+      await writeFile(join(snapshotDir, 'request'), '');
+      await waitUntil(() => existsSync(join(snapshotDir, `job-${n}.heapsnapshot`)) && !existsSync(join(snapshotDir, 'request')), 120_000, `heap snapshot ${n}`);
+      await sleep(3_000); // writeHeapSnapshot is synchronous, but let the file settle before reading
+    };
+    let snapped = 0;
+    const pauseMs = family === 'silence' ? 55_000 : 2_000;
+    while (atMin() < minutes) {
+      if (opts.snapshots && snapped === 0 && atMin() >= WARMUP_MIN + 0.5) await snapshot(++snapped);
+      if (opts.snapshots && snapped === 1 && atMin() >= minutes - 1) await snapshot(++snapped);
+      const endAt = await mic.play(question.samples).done;
+      const reply = await firstLoud(recorders, endAt, 20_000);
+      if (reply === undefined) {
+        failedTurns++;
+      } else {
+        endToEnd.push(reply - endAt);
+        // The reply is over when the agent listens again (bounded: a stuck state must not stall the bench).
+        await waitUntil(() => states.some((s) => s.state === 'listening' && s.at > reply), 30_000, 'the reply to end').catch(() => undefined);
+      }
+      process.stderr.write(`\rlong call (${family}): ${atMin().toFixed(1)}/${minutes} min, ${endToEnd.length} turns, ${failedTurns} failed, job heap ${samples.at(-1)?.heapMb.toFixed(1) ?? '?'} MB   `);
+      await sleep(pauseMs * (0.5 + Math.random()));
+    }
+    // The last sample after the last turn.
+    await sleep(SAMPLE_MS * 1.5);
+    process.stderr.write('\n');
+    await user.room.disconnect();
+    const result = report(family, minutes, samples, endToEnd, failedTurns);
+    if (opts.snapshots && snapped === 2) {
+      const [a, b] = [await countHeap(join(snapshotDir, 'job-1.heapsnapshot')), await countHeap(join(snapshotDir, 'job-2.heapsnapshot'))];
+      console.log('heap snapshot diff (job process, after warm-up → one minute before the end), by constructor:');
+      for (const row of heapGrowth(a, b)) console.log(`  ${row.name.slice(0, 40).padEnd(40)} ${signed(row.count, 0).padStart(8)} objects ${signed(row.bytes / 1024, 0).padStart(8)} KB`);
+    }
+    await plot(result);
+    return result;
+  } finally {
+    clearInterval(sampler);
+    await Promise.all(recorders.map((r) => r.stop()));
+    await mic.stop().catch(() => undefined);
+    await worker.stop(30_000).catch((err: unknown) => process.stderr.write(`${String(err)}\n`));
+    await Promise.all([server.close(), inference.close(), fam.close()]);
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** When the first loud frame after `after` arrived at the user, from any speaking participant. */
+async function firstLoud(recorders: Recorder<ReceivedAudioFrame>[], after: number, ms: number): Promise<number | undefined> {
+  const deadline = now() + ms;
+  // Search from the end: frames are in arrival order, and only the newest can be after `after`.
+  const find = () => {
+    let best: number | undefined;
+    for (const r of recorders) {
+      for (let i = r.frames.length - 1; i >= 0 && r.frames[i]!.at > after; i--) if (r.frames[i]!.rms > LOUD) best = Math.min(best ?? Infinity, r.frames[i]!.at);
+    }
+    return best;
+  };
+  while (now() < deadline) {
+    const at = find();
+    if (at !== undefined) return at;
+    await sleep(10);
+  }
+  return undefined;
+}
+
+function report(family: Family, minutes: number, samples: MemoryPoint[], endToEnd: number[], failedTurns: number): LongCallResult {
+  const settled = samples.filter((s) => s.atMin >= WARMUP_MIN);
+  if (settled.length < 3) throw new Error(`long call (${family}): only ${settled.length} memory samples after warm-up; run it longer`);
+  const hours = settled.map((s) => s.atMin / 60);
+  const slope = (k: 'heapMb' | 'externalMb' | 'rssMb') => linearFit(hours, settled.map((s) => s[k])).slope;
+  const slopes = { heap: slope('heapMb'), external: slope('externalMb'), rss: slope('rssMb') };
+  const k = Math.min(5, Math.floor(endToEnd.length / 2));
+  const latency = { first: medianP95(endToEnd.slice(0, k)).median, last: medianP95(endToEnd.slice(-k)).median };
+  const first = settled[0]!;
+  const last = samples.at(-1)!;
+  console.log(`\n## Long call: ${family}, ${last.atMin.toFixed(1)} min in one job process (${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)})`);
+  console.log(`${endToEnd.length} turns answered, ${failedTurns} unanswered; job memory after a full GC every ${SAMPLE_MS / 1000} s`);
+  console.log(`${'MB'.padEnd(10)} ${'start'.padStart(8)} ${`min ${WARMUP_MIN}`.padStart(8)} ${'end'.padStart(8)} ${'MB/hour after min 1'.padStart(20)}`);
+  for (const [name, key, s] of [['heap', 'heapMb', slopes.heap], ['external', 'externalMb', slopes.external], ['rss', 'rssMb', slopes.rss]] as const) {
+    console.log(`${name.padEnd(10)} ${samples[0]![key].toFixed(1).padStart(8)} ${first[key].toFixed(1).padStart(8)} ${last[key].toFixed(1).padStart(8)} ${signed(s).padStart(20)}`);
+  }
+  console.log(`reply latency (end of question → first loud reply audio at the user), median of the first ${k} turns ${latency.first.toFixed(0)} ms, of the last ${k} ${latency.last.toFixed(0)} ms`);
+  return { family, minutes, turns: endToEnd.length, failedTurns, slopes, latency, samples, endToEndMs: endToEnd.map(Math.round) };
+}
+
+async function plot(r: LongCallResult): Promise<void> {
+  const x0 = WARMUP_MIN;
+  const x1 = r.samples.at(-1)!.atMin;
+  const settled = r.samples.filter((s) => s.atMin >= WARMUP_MIN);
+  const trend = (k: 'heapMb' | 'externalMb' | 'rssMb') => {
+    const fit = linearFit(settled.map((s) => s.atMin), settled.map((s) => s[k]));
+    return { slope: fit.slope, intercept: fit.intercept, x0, x1 };
+  };
+  const base = join(DOCS, `long-call-${r.family}`);
+  const out = await writeLinePlot(
+    {
+      title: `One ${r.family} call: job memory after full GC (${r.turns} turns)`,
+      xLabel: 'minutes',
+      yLabel: 'MB',
+      series: [
+        { name: `RSS (${signed(r.slopes.rss)} MB/h)`, color: '#1f77b4', points: r.samples.map((s) => ({ x: s.atMin, y: s.rssMb })), trend: trend('rssMb') },
+        { name: `V8 heap used (${signed(r.slopes.heap)} MB/h)`, color: '#d62728', points: r.samples.map((s) => ({ x: s.atMin, y: s.heapMb })), trend: trend('heapMb') },
+        { name: `external (${signed(r.slopes.external)} MB/h)`, color: '#2ca02c', points: r.samples.map((s) => ({ x: s.atMin, y: s.externalMb })), trend: trend('externalMb') },
+      ],
+    },
+    base,
+  );
+  await mkdir(OUT, { recursive: true });
+  await writeFile(join(OUT, `long-call-${r.family}.json`), JSON.stringify(r, null, 1));
+  console.log(`plot: ${out.png.replace(REPO, '')} (samples in bench/out/long-call-${r.family}.json)`);
+}
+
+function signed(v: number, digits = 1): string {
+  return `${v >= 0 ? '+' : ''}${v.toFixed(digits)}`;
+}
+
+/** `--minutes N --family F --snapshots`, falling back to LONG_CALL_MINUTES / LONG_CALL_FAMILY. */
+export function parseLongCallArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { minutes: number; families: Family[]; snapshots: boolean } {
+  const flag = (name: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const minutes = z.coerce.number().positive().parse(flag('minutes') ?? env.LONG_CALL_MINUTES ?? 10);
+  const families = z.array(z.enum(FAMILIES)).min(1).parse((flag('family') ?? env.LONG_CALL_FAMILY ?? 'default').split(',').map((f) => f.trim()));
+  return { minutes, families, snapshots: argv.includes('--snapshots') };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const args = parseLongCallArgs(process.argv.slice(2));
+  for (const family of args.families) await benchLongCall({ minutes: args.minutes, family, snapshots: args.snapshots });
+  await dispose();
+  process.exit(0);
+}
