@@ -6,7 +6,7 @@ import { isUnprotectedPublic, loadWebConfig } from './config.js';
 import { CONNECTION_PATH } from './api.js';
 import { createWebServer } from './server.js';
 
-/** `npm run web`: the browser page and its token endpoint. The worker runs separately (`npm run dev`). */
+/** `npm run web`: the browser page and its token endpoint alone; the worker runs separately (`npm run dev:worker`). `npm run dev` runs both. */
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const config = loadWebConfig();

@@ -1,5 +1,5 @@
 /**
- * The real worker as a child process, started the way `npm run dev` starts it (`tsx src/main.ts
+ * The real worker as a child process, started the way `npm run dev:worker` starts it (`tsx src/main.ts
  * dev`, here `node --import tsx src/main.ts dev`: the same loader, without tsx's CLI wrapper in
  * between, so SIGTERM reaches the worker itself). Its output is kept (and printed when a test
  * fails) and every wait on it is bounded.
