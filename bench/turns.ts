@@ -26,6 +26,7 @@ import { startTestLiveKitServer } from '../test/livekit-server/index.js';
 import { loadCorpus } from './turns/corpus.js';
 import { writeDefaultCorpus } from './turns/default-corpus.js';
 import { playTurn, type TurnResult } from './turns/play.js';
+import { probeEndOfTurn } from './turns/eot-probe.js';
 import { drawer, PROFILE_NAMES, PROFILES, type ProfileName } from './turns/profiles.js';
 import { firstClausePacingMs, formatTable, summarize, writeCdfPlot, writeJson, type BenchReport } from './turns/report.js';
 import { startRig, type ConfigName, type Rig } from './turns/rig.js';
@@ -78,6 +79,8 @@ const corpusAll = await loadCorpus(corpusDir);
 const corpus = args.turns ? corpusAll.slice(0, Number(args.turns)) : corpusAll;
 const speechThreshold = Math.min(...corpus.map((t) => t.threshold));
 progress(`corpus: ${corpus.length} turns from ${corpusDir}; profile ${profile.name}; configs ${configs.join(' + ')}`);
+const eotModel = await probeEndOfTurn(corpus);
+if (eotModel) progress(`end-of-turn model on this corpus: ${eotModel.endsLikely}/${eotModel.ends} turn ends judged complete, ${eotModel.pausesUnlikely}/${eotModel.pauses} pauses judged incomplete`);
 
 const server = await startTestLiveKitServer({ departureTimeoutS: 1 });
 // Stands in for LiveKit Cloud's inference gateway: nothing may depend on it.
@@ -131,6 +134,7 @@ try {
     corpus: corpusDir,
     configs: Object.fromEntries([...results].map(([name, r]) => [name, summarize(r, transport, pacing)])),
     transportMs: { userToAgent: transport.userToAgent, agentToUser: transport.agentToUser },
+    ...(eotModel ? { eotModel } : {}),
     machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`,
     turns: Object.fromEntries(results),
   };

@@ -6,8 +6,8 @@
  */
 import { AccessToken } from 'livekit-server-sdk';
 import { RoomAgentDispatch, RoomConfiguration } from '@livekit/protocol';
-import { AudioFrame, AudioResampler, Room, type RemoteParticipant, type RemoteTrack } from '@livekit/rtc-node';
-import { concatPcm } from '../../src/audio/pcm.js';
+import { Room, type RemoteParticipant, type RemoteTrack } from '@livekit/rtc-node';
+import { resampleMono } from '../../src/audio/resample.js';
 import { decodeLatencyMessage, LATENCY_TOPIC, type LatencyMessage } from '../../src/metrics/latency-message.js';
 import { Microphone, now, recordAudio, type ReceivedAudioFrame, type Recorder } from '../../test/e2e/viewer.js';
 import { RoomEvent, sleep, waitUntil, withTimeout } from '../../test/livekit-server/testing.js';
@@ -79,7 +79,7 @@ export class Caller {
   /** Plays mono PCM16; resolves the capture times of `marks` (sample indexes) and of the last sample. */
   play(samples: Int16Array, sampleRate: number, marks: number[]): { marks: Promise<number>[]; done: Promise<number> } {
     const ratio = Microphone.SAMPLE_RATE / sampleRate;
-    return this.mic.play(to48k(samples, sampleRate), marks.map((m) => Math.round(m * ratio)));
+    return this.mic.play(resampleMono(samples, sampleRate, Microphone.SAMPLE_RATE), marks.map((m) => Math.round(m * ratio)));
   }
 
   /** First frame of the agent's voice received at or after `from`, if any yet. */
@@ -126,19 +126,4 @@ export class Caller {
     await this.room.disconnect().catch(() => undefined);
     await sleep(0);
   }
-}
-
-/** The microphone runs at 48 kHz; rtc-node's own resampler (SoX) brings any recording to it. */
-function to48k(samples: Int16Array, sampleRate: number): Int16Array {
-  if (sampleRate === Microphone.SAMPLE_RATE) return samples;
-  const resampler = new AudioResampler(sampleRate, Microphone.SAMPLE_RATE, 1);
-  const out: Int16Array[] = [];
-  const step = Math.round(sampleRate / 100);
-  for (let at = 0; at < samples.length; at += step) {
-    const chunk = samples.slice(at, Math.min(samples.length, at + step));
-    for (const f of resampler.push(new AudioFrame(chunk, sampleRate, 1, chunk.length))) out.push(f.data);
-  }
-  for (const f of resampler.flush()) out.push(f.data);
-  resampler.close();
-  return concatPcm(out);
 }

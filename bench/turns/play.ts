@@ -92,8 +92,12 @@ export async function playTurn(rig: Rig, turn: CorpusTurn, options: PlayOptions)
   }
   await played.done;
   await caller.idle(600, 30_000).catch(() => undefined);
-  // The worker's own account of the turn: its last latency message since this turn began.
-  const message = caller.latency.slice(latencyBefore).find((l) => l.at >= firstWordAt)?.message;
+  // The worker's own account of the turn: of the messages that came during it, the one whose end
+  // of speech is nearest the last word (a barge-in or a split turn sends more than one).
+  const message = caller.latency
+    .slice(latencyBefore)
+    .map((l) => l.message)
+    .sort((a, b) => Math.abs(a.endOfSpeechAt - lastWordAt) - Math.abs(b.endOfSpeechAt - lastWordAt))[0];
   if (message) result.stages = message.marks;
   result.states = caller.states.filter((s) => s.at >= firstWordAt - 2_000).map((s) => [s.state, Math.round(s.at - lastWordAt)]);
   return result;

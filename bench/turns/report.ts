@@ -11,6 +11,7 @@ import type { ConfigName } from './rig.js';
 import type { TurnResult } from './play.js';
 import type { ProfileName } from './profiles.js';
 import type { TransportMs } from './transport.js';
+import type { EotProbe } from './eot-probe.js';
 
 export interface Pcts {
   p50: number;
@@ -38,6 +39,8 @@ export interface BenchReport {
   corpus: string;
   configs: Partial<Record<ConfigName, ConfigSummary>>;
   transportMs: { userToAgent: number; agentToUser: number };
+  /** How the end-of-turn model judges this corpus's ends and pauses (eot-probe.ts). */
+  eotModel?: EotProbe;
   machine: string;
   turns: Partial<Record<ConfigName, TurnResult[]>>;
 }
@@ -129,6 +132,9 @@ export function formatTable(report: BenchReport): string {
   const lines = [
     `## Turn-taking at the user's ear: profile ${report.profile}, corpus ${report.corpus}, ms`,
     `test server transport (click, median): user→agent ${report.transportMs.userToAgent}, agent→user ${report.transportMs.agentToUser}; ${report.machine}`,
+    ...(report.eotModel
+      ? [`end-of-turn model (v1-mini) on this corpus: ${report.eotModel.endsLikely}/${report.eotModel.ends} ends judged complete (→ min delay), ${report.eotModel.pausesUnlikely}/${report.eotModel.pauses} pauses judged incomplete (→ max delay)`]
+      : []),
     `${''.padEnd(36)}${names.map((n) => n.padStart(9)).join('')}${ours && stock ? '  ours/stock'.padStart(12) : ''}`,
   ];
   for (const [label, get] of rows) {

@@ -13,5 +13,7 @@ export function resampleMono(pcm: Int16Array, fromRate: number, toRate: number):
     for (const f of resampler.push(new AudioFrame(piece.slice(), fromRate, 1, piece.length))) out.push(f.data);
   }
   for (const f of resampler.flush()) out.push(f.data);
+  // The native handle is not garbage-collected: left open, every call would leak one.
+  resampler.close();
   return concatPcm(out);
 }
