@@ -1,5 +1,6 @@
 import { defineAgent, voice, type JobContext, type JobProcess, type VAD } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
+import { prewarmAvatar } from './avatar/prewarm.js';
 import { attachAvatar, rendersLocally } from './avatar/registry.js';
 import { loadConfig } from './config/config.js';
 import { createLogger } from './logging.js';
@@ -22,6 +23,9 @@ export default defineAgent({
   prewarm: async (proc: JobProcess) => {
     // The preset's end-of-speech silence (tuned: VAD_MIN_SILENCE_MS; stock: Silero's default).
     proc.userData.vad = await silero.VAD.load(vadOptions(loadConfig()));
+    // The built-in face's sprites now, not while the user waits for the agent (seconds on a busy
+    // core). A failure here is the call's to report (attachAvatar), not prewarm's.
+    await prewarmAvatar(loadConfig().avatar).catch(() => undefined);
   },
   entry: async (ctx: JobContext) => {
     const config = loadConfig();

@@ -70,7 +70,12 @@ async function main(): Promise<void> {
     const pageUrl = `http://${loopback ? 'localhost' : webConfig.host}:${port}`;
 
     // The plain worker, as `npm run dev:worker` runs it; its lines go to our terminal as they are.
-    const worker = spawn(process.execPath, ['--import', TSX, `${ROOT}src/main.ts`, 'dev'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // One job process kept warm (VAD loaded) so the agent joins without forking one first: the
+    // plain `dev` forks it when the call comes (bench/join-to-listening.ts measures both).
+    const worker = spawn(process.execPath, ['--import', TSX, `${ROOT}src/main.ts`, 'dev'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, WORKER_IDLE_PROCESSES: process.env.WORKER_IDLE_PROCESSES || '1' },
+    });
     stops.push(() => stopChild(worker, 10_000));
     let registered = false;
     let partial = '';

@@ -19,11 +19,34 @@ export interface Sprite {
 
 const RESVG_OPTS = { font: { loadSystemFonts: false }, shapeRendering: 2 as const, logLevel: 'off' as const };
 
+type Raster = { width: number; height: number; pixels: Uint8Array };
+
+/**
+ * Rasterised documents by their SVG text. Rasterising a face's sprites takes seconds on a busy
+ * core; a job process rasterises its profile's face once in prewarm (agent.ts), so the next call's
+ * face comes from here while the user waits for the agent. Rasters are read-only (blit sources).
+ * Bounded: a few faces' worth; the oldest entry goes first.
+ */
+const rasters = new Map<string, Raster>();
+const MAX_RASTERS = 1_024;
+
 /** Rasterise an SVG document (its own width/height/viewBox) to premultiplied RGBA. */
-export function rasterize(svg: string): { width: number; height: number; pixels: Uint8Array } {
+export function rasterize(svg: string): Raster {
+  const cached = rasters.get(svg);
+  if (cached) return cached;
   const img = new Resvg(svg, RESVG_OPTS).render();
   const buf = img.pixels;
-  return { width: img.width, height: img.height, pixels: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) };
+  const raster = { width: img.width, height: img.height, pixels: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) };
+  rasters.set(svg, raster);
+  if (rasters.size > MAX_RASTERS) rasters.delete(rasters.keys().next().value!);
+  return raster;
+}
+
+/** How many rasters are kept and their bytes (for tests and memory accounting). */
+export function rasterCacheSize(): { entries: number; bytes: number } {
+  let bytes = 0;
+  for (const r of rasters.values()) bytes += r.pixels.byteLength;
+  return { entries: rasters.size, bytes };
 }
 
 /** Build the run table of a premultiplied RGBA image. */

@@ -1,0 +1,77 @@
+/**
+ * How long a user waits after the click: from the user's Room.connect() to the agent in the room,
+ * and to its `lk.agent.state` = listening (the moment the page says "ask it a question"). The real
+ * worker against the test server and the fakes, in `dev` (job process forked when the call comes),
+ * `dev` with one warm idle process (what `npm run dev` now runs), and `start` (production, warm
+ * processes). Two calls each: the first after start-up, and the next.
+ *
+ *   npx tsx bench/join-to-listening.ts
+ */
+import { fileURLToPath } from 'node:url';
+import { cpus } from 'node:os';
+import { ParticipantInfo_Kind } from '@livekit/protocol';
+import { dispose } from '@livekit/rtc-node';
+import { startFakeOpenAI } from '../test/fakes/openai.js';
+import { freePort } from '../test/fakes/net.js';
+import { startTestLiveKitServer } from '../test/livekit-server/index.js';
+import { connectClient, RoomEvent, sleep, waitUntil } from '../test/livekit-server/testing.js';
+import { startWorkerProcess } from '../test/e2e/worker-process.js';
+
+export async function benchJoinToListening(): Promise<void> {
+  const server = await startTestLiveKitServer({ departureTimeoutS: 1 });
+  const openai = await startFakeOpenAI();
+  const modes: { name: string; command: 'dev' | 'start'; env: Record<string, string> }[] = [
+    { name: 'dev, no idle process (src/main.ts dev)', command: 'dev', env: {} },
+    { name: 'dev, 1 warm idle process (npm run dev)', command: 'dev', env: { WORKER_IDLE_PROCESSES: '1' } },
+    { name: 'start, 1 warm idle process', command: 'start', env: { WORKER_IDLE_PROCESSES: '1', HEALTH_PORT: String(await freePort()), DRAIN_TIMEOUT_MS: '10000' } },
+  ];
+  console.log(`## join → agent listening (${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; test server and fakes on loopback)`);
+  let n = 0;
+  for (const mode of modes) {
+    const worker = startWorkerProcess(
+      {
+        LIVEKIT_URL: server.url,
+        LIVEKIT_API_KEY: server.apiKey,
+        LIVEKIT_API_SECRET: server.apiSecret,
+        OPENAI_API_KEY: 'sk-bench-123456',
+        STT_BASE_URL: openai.baseURL,
+        LLM_BASE_URL: openai.baseURL,
+        TTS_BASE_URL: openai.baseURL,
+        AVATAR: 'default',
+        AVATARS_DIR: fileURLToPath(new URL('../avatars', import.meta.url)),
+        METRICS_PORT: '0',
+        LIVEKIT_INFERENCE_URL: 'http://127.0.0.1:9',
+        ...mode.env,
+      },
+      mode.command,
+    );
+    await waitUntil(() => worker.lines.some((l) => l.includes('registered worker')), 120_000, 'the worker to register');
+    // Warm processes (when asked for) prewarm in the background: give them the time a user would.
+    await sleep(15_000);
+    const calls: string[] = [];
+    for (let call = 0; call < 2; call++) {
+      const started = performance.now();
+      const { room } = await connectClient(server, { identity: 'user', room: `join-${++n}` }, { timeoutMs: 60_000 });
+      let listeningAt = 0;
+      room.on(RoomEvent.ParticipantAttributesChanged, (changed) => {
+        if (changed['lk.agent.state'] === 'listening' && !listeningAt) listeningAt = performance.now();
+      });
+      await waitUntil(() => [...room.remoteParticipants.values()].some((p) => p.kind === (ParticipantInfo_Kind.AGENT as number)), 120_000, 'the agent');
+      const joinedAt = performance.now();
+      await waitUntil(() => listeningAt > 0 || [...room.remoteParticipants.values()].some((p) => p.attributes['lk.agent.state'] === 'listening'), 120_000, 'listening');
+      listeningAt ||= performance.now();
+      calls.push(`agent joined ${(joinedAt - started).toFixed(0)} ms, listening ${(listeningAt - started).toFixed(0)} ms`);
+      await room.disconnect();
+      await sleep(2_000);
+    }
+    console.log(`${mode.name}: first call: ${calls[0]}; next call: ${calls[1]}`);
+    await worker.stop(30_000).catch((e: unknown) => console.log(String(e)));
+  }
+  await Promise.all([server.close(), openai.close()]);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await benchJoinToListening();
+  await dispose();
+  process.exit(0);
+}
