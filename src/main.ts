@@ -58,6 +58,12 @@ async function main(): Promise<void> {
       ...(config.livekit.agentName ? { agentName: config.livekit.agentName } : {}),
       // On SIGTERM (production `start`) the worker stops taking jobs and waits this long for calls to end.
       drainTimeout: config.ops.drainTimeoutMs,
+      // A job process must import the agent and load the VAD before it can take a job. agents
+      // allows 10 s; on a loaded host it takes longer, and then the job is dropped (`dev` forks its
+      // process when the job arrives) or the warm-up is killed and started again from scratch
+      // (`start`), over and over while the load lasts. A slow start delays one call; a timeout
+      // loses it.
+      initializeProcessTimeout: 60_000,
       jobMemoryWarnMB: config.ops.jobMemoryWarnMB,
       jobMemoryLimitMB: config.ops.jobMemoryLimitMB,
       loadFunc: () => loadFunc(),
