@@ -45,7 +45,9 @@ export async function benchJoinToListening(): Promise<void> {
       },
       mode.command,
     );
-    await waitUntil(() => worker.lines.some((l) => l.includes('registered worker')), 120_000, 'the worker to register');
+    await waitUntil(() => worker.lines.some((l) => l.includes('registered worker')), 180_000, 'the worker to register').catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}; worker output:\n${worker.tail(30)}`);
+    });
     // Warm processes (when asked for) prewarm in the background: give them the time a user would.
     await sleep(15_000);
     const calls: string[] = [];

@@ -1,6 +1,9 @@
 import type { Config } from '../config/config.js';
 
-/** The one start-up block of `npm run dev`: what runs, why (which key chose it), where, what next. */
+/**
+ * The one start-up block of `npm run dev`: what runs, why (which key chose it), where, what next.
+ * Keys no stage uses are not repeated here: the worker says so once, in its first lines.
+ */
 export function startupBlock(config: Config, avatarAdapter: string, livekitHow: string, pageUrl: string): string {
   const { stt, llm, tts, choices } = config;
   const rows: [string, string, string][] = [
@@ -16,7 +19,6 @@ export function startupBlock(config: Config, avatarAdapter: string, livekitHow: 
     '',
     'voice-avatar-worker is running (npm run dev)',
     ...rows.map(([a, b, c]) => `  ${a.padEnd(w1)}  ${b.padEnd(w2)}  (${c})`),
-    ...choices.notes.map((n) => `  note: ${n}`),
     '',
     `  Open ${pageUrl} and click "Start conversation".`,
     '  `npm run doctor` checks every key and server; Ctrl+C stops everything.',
