@@ -62,12 +62,20 @@ export class Caller {
       this.agent = participant;
       this.audio = recordAudio(track as RemoteTrack);
     });
+    // The user listens; the avatar's video is not needed here, and leaving it unsubscribed spares
+    // the test server a video re-encode per room (on two cores it would compete with the workers).
+    room.on(RoomEvent.TrackPublished, (publication) => {
+      if (publication.kind === 1 /* TrackKind.KIND_AUDIO */) publication.setSubscribed(true);
+    });
     room.registerTextStreamHandler('lk.transcription', () => undefined);
     room.registerByteStreamHandler('lk.agent.session', () => undefined);
     const token = new AccessToken(this.options.apiKey, this.options.apiSecret, { identity: `caller-${this.options.room}` });
     token.addGrant({ roomJoin: true, room: this.options.room });
     token.roomConfig = new RoomConfiguration({ agents: [new RoomAgentDispatch({ agentName: this.options.agentName })] });
-    await withTimeout(room.connect(this.options.url, await token.toJwt(), { autoSubscribe: true, dynacast: false }), 15_000, `the caller to join ${this.options.room}`);
+    await withTimeout(room.connect(this.options.url, await token.toJwt(), { autoSubscribe: false, dynacast: false }), 15_000, `the caller to join ${this.options.room}`);
+    for (const participant of room.remoteParticipants.values()) {
+      for (const publication of participant.trackPublications.values()) if (publication.kind === 1) publication.setSubscribed(true);
+    }
     await this.mic.publish(room);
     await waitUntil(() => this.audio !== undefined && this.states.some((s) => s.state === 'listening'), timeoutMs, `the ${this.options.agentName} agent to join ${this.options.room} and listen`);
   }
