@@ -72,7 +72,10 @@ export class RoomMediaSink implements AvatarMediaSink {
 
   pushAudio(pcm: Int16Array, speech: boolean): void {
     const source = this.audioSource;
-    if (!source || (!speech && this.queuedAudioMs() === 0)) return;
+    // Silence is only worth sending to keep the timing of audio already queued (a pause inside a
+    // reply). Behind a backlog from a stall (audio waiting in the chain), it would keep that
+    // backlog, the lag it adds and the frames held for it, alive for the rest of the call.
+    if (!source || (!speech && (this.chainedSamples > 0 || this.queuedAudioMs() === 0))) return;
     const frame = new AudioFrame(pcm, this.format!.sampleRate, 1, pcm.length);
     const generation = this.generation;
     this.chainedSamples += pcm.length;
