@@ -98,7 +98,7 @@ export const envSchema = z.object({
   /** The agents health server (`/` 200, or 503 while LiveKit is unreachable; `/worker`). Unset: 8081 in production, any free port in dev. */
   HEALTH_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(1).max(65_535).optional(),
   HEALTH_HOST: z.string().min(1).default('0.0.0.0'),
-  /** Job processes kept started and warm (VAD loaded) for the next calls. Unset: min(cores, 4) in production, none in dev. */
+  /** Job processes kept started and warm (VAD loaded, built-in face drawn) for the next calls. Unset: min(cores, 4) in production, 1 under `npm run dev`, none under `dev` alone. */
   WORKER_IDLE_PROCESSES: z.coerce.number({ error: 'must be a whole number from 1 to 32' }).int().min(1).max(32).optional(),
   /** LiveKit stops sending jobs to this worker at this load (0..1); unset: 0.7 in production (`start`), never in dev. */
   WORKER_LOAD_THRESHOLD: z.coerce.number({ error: 'must be a number between 0.05 and 1' }).min(0.05).max(1).optional(),
