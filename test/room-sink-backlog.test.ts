@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { RoomMediaSink } from '../src/avatar/local/room-sink.js';
+import { MAX_VIDEO_HOLD_MS, RoomMediaSink } from '../src/avatar/local/room-sink.js';
 import { startTestLiveKitServer, type TestLiveKitServer } from './livekit-server/index.js';
 import { connectClient, sleep } from './livekit-server/testing.js';
 
@@ -42,6 +42,26 @@ describe('RoomMediaSink after a stall', () => {
       // Played out in real time, the 1.2 s are gone after ~1 s of idling; what is left is at most
       // the source's own queue. Chained silence would keep it at ~1.2 s.
       expect(Math.min(...lowest.slice(-10)), `queued audio (ms) over the last 400 ms of idling: ${lowest.slice(-10).map(Math.round).join(', ')}`).toBeLessThan(300);
+    } finally {
+      await sink.close();
+      await publisher.room.disconnect();
+    }
+  });
+
+  it(`holds video frames for their audio at most ${MAX_VIDEO_HOLD_MS} ms: a longer backlog does not pile up copies`, async () => {
+    const publisher = await connectClient(server, { identity: 'sink-hold', room: 'sink-hold' });
+    const sink = new RoomMediaSink(publisher.room, pino({ level: 'silent' }));
+    await sink.start({ width: 64, height: 64, fps: 25, sampleRate: 24_000 });
+    const picture = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 4) };
+    try {
+      // A 6 s stall: 150 ticks due at once, each its 40 ms of speech and its frame.
+      for (let k = 0; k < 150; k++) {
+        sink.pushAudio(new Int16Array(960), true);
+        sink.pushVideo(picture, k * 40);
+      }
+      // Held: only the frames whose audio plays within the bound (~2 s of 6); the rest dropped.
+      expect(sink.heldFrames).toBeLessThanOrEqual((MAX_VIDEO_HOLD_MS / 40) + 1);
+      expect(sink.droppedLate).toBeGreaterThan(90);
     } finally {
       await sink.close();
       await publisher.room.disconnect();

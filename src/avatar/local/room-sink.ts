@@ -18,6 +18,13 @@ import type { AvatarMediaSink, MediaFormat } from './media-sink.js';
 /** Track names other LiveKit avatar workers use, so front ends find them the same way. */
 export const AVATAR_VIDEO_TRACK = 'avatar_video';
 export const AVATAR_AUDIO_TRACK = 'avatar_audio';
+/**
+ * The longest a video frame is held for its audio. Each held frame is a copy (1 MB at 512²), so
+ * holding for a long backlog (seconds, after the process was starved) would cost 25 MB per second
+ * of it; past this, frames are dropped and the face waits on its last frame until the sound
+ * catches up.
+ */
+export const MAX_VIDEO_HOLD_MS = 2_000;
 
 /**
  * Publishes a local avatar into the room: a camera track for the face and a microphone track for
@@ -42,6 +49,8 @@ export class RoomMediaSink implements AvatarMediaSink {
   /** The last audio pushed: the next video frame's own, which starts playing after the rest. */
   private tickAudioMs = 0;
   private delayed = new Set<NodeJS.Timeout>();
+  /** Video frames dropped because their audio was further behind than MAX_VIDEO_HOLD_MS. */
+  droppedLate = 0;
 
   constructor(
     private readonly room: Room,
@@ -100,6 +109,10 @@ export class RoomMediaSink implements AvatarMediaSink {
       source.captureFrame(new VideoFrame(frame.data, frame.width, frame.height, VideoBufferType.RGBA), timestampUs);
       return;
     }
+    if (holdMs > MAX_VIDEO_HOLD_MS) {
+      this.droppedLate++;
+      return;
+    }
     // The renderer reuses its buffer on the next tick, so a held frame needs its own copy.
     const copy = new VideoFrame(frame.data.slice(), frame.width, frame.height, VideoBufferType.RGBA);
     const timer = setTimeout(() => {
@@ -114,6 +127,11 @@ export class RoomMediaSink implements AvatarMediaSink {
     this.chainedSamples = 0;
     this.tickAudioMs = 0;
     this.audioSource?.clearQueue();
+  }
+
+  /** Video frames held (copied) until their audio plays. */
+  get heldFrames(): number {
+    return this.delayed.size;
   }
 
   queuedAudioMs(): number {
