@@ -23,9 +23,11 @@ export default defineAgent({
   prewarm: async (proc: JobProcess) => {
     // The preset's end-of-speech silence (tuned: VAD_MIN_SILENCE_MS; stock: Silero's default).
     proc.userData.vad = await silero.VAD.load(vadOptions(loadConfig()));
-    // The built-in face's sprites now, not while the user waits for the agent (seconds on a busy
-    // core). A failure here is the call's to report (attachAvatar), not prewarm's.
-    await prewarmAvatar(loadConfig().avatar).catch(() => undefined);
+    // The built-in face's sprites before the call, not while the user waits for the agent (seconds
+    // on a busy core). Not awaited: prewarm counts against the process's initialisation timeout,
+    // and a process forked for a job already waiting gains nothing from drawing it earlier. A
+    // failure here is the call's to report (attachAvatar), not prewarm's.
+    setImmediate(() => void prewarmAvatar(loadConfig().avatar).catch(() => undefined));
   },
   entry: async (ctx: JobContext) => {
     const config = loadConfig();
