@@ -118,11 +118,16 @@ try {
         ...(barge ? { bargeIn: { with: corpus[(i + 1) % corpus.length]!, reply: REPLIES[(i + 1) % REPLIES.length]!, afterMs: 1200 } } : {}),
       });
       results.get(name)!.push(result);
-      const what = result.missed ? 'MISSED' : result.falseCutIn ? 'CUT IN' : `${result.e2eMs} ms`;
+      const states = result.states.map(([state, at]) => `${state}@${at}`).join(' ');
+      const what = result.missed ? `MISSED (agent: ${states})` : result.falseCutIn ? `CUT IN ${result.cutInBeforeMs} ms before the last word (agent: ${states})` : `${result.e2eMs} ms`;
       progress(`[${String(i + 1).padStart(2)}/${corpus.length}] ${name.padEnd(5)} ${turn.name.padEnd(14)} ${what}${result.bargeInStopMs !== undefined ? `, barge-in stop ${result.bargeInStopMs} ms` : ''} (chain ${d.sttFinalMs}+${d.llmTtftMs}+${d.ttsTtfbMs})`);
     }
   }
-  const after = await measureTransport(server);
+  // Measured again at the end; on a machine too loaded to answer, the first figure stands.
+  const after = await measureTransport(server).catch((err: unknown) => {
+    progress(`transport re-measure failed (${(err as Error).message}); using the first`);
+    return before;
+  });
   const transport = {
     userToAgent: Math.round((before.userToAgent + after.userToAgent) / 2),
     agentToUser: Math.round((before.agentToUser + after.agentToUser) / 2),
