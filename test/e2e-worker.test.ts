@@ -29,7 +29,8 @@ import { startFakeOpenAI, type FakeOpenAI } from './fakes/openai.js';
 import { speechWithSilence } from './fakes/speech.js';
 import { startTestLiveKitServer, type TestLiveKitServer } from './livekit-server/index.js';
 import { connectClient, nextEvent, RoomEvent, sleep, waitUntil, withTimeout } from './livekit-server/testing.js';
-import { between, bestLag, median, mouthMotion, percentile, voiceSpan } from './e2e/signals.js';
+import { jitterSnapshot, meanHeldMs, type JitterSnapshot } from './e2e/jitter.js';
+import { between, bestLag, finishedVoice, median, mouthMotion, onsets, percentile, voiceSpan } from './e2e/signals.js';
 import { AvPulses, gridDistance, Microphone, now, recordAudio, recordVideo, type ReceivedAudioFrame, type ReceivedVideoFrame, type Recorder } from './e2e/viewer.js';
 import { isAlive, startWorkerProcess, type WorkerProcess } from './e2e/worker-process.js';
 
@@ -69,8 +70,24 @@ interface Call {
   transcriptions: { from: string; attributes: Record<string, string>; text: string; at: number }[];
   latency: { message: LatencyMessage; at: number }[];
   /** Another participant publishing same-tick audio/video pulses, and what the user received of them. */
-  reference: { pulses: AvPulses; video?: Recorder<ReceivedVideoFrame>; audio?: Recorder<ReceivedAudioFrame>; sent: { videoAt: number; audioAt: number }[] };
-  question?: { endAt: number; reply: { start: number; end: number } };
+  reference: {
+    pulses: AvPulses;
+    video?: Recorder<ReceivedVideoFrame>;
+    audio?: Recorder<ReceivedAudioFrame>;
+    sent: { videoAt: number; audioAt: number }[];
+    /** Per pulse, send → arrival at the user (ms) of its audio and of its video. */
+    paths?: { audio: number; video: number }[];
+  };
+  /** When the greeting's voice ended at the user's ear. */
+  greetingEnd?: number;
+  question?: {
+    endAt: number;
+    reply: { start: number; end: number };
+    /** When the worker sent the reply's first speaking frame (its latency message). */
+    firstFrameAt: number;
+    /** The transport's jitter buffers before the question and after the reply. */
+    jitter: { before: JitterSnapshot; after: JitterSnapshot };
+  };
 }
 let call: Call | undefined;
 
@@ -112,6 +129,57 @@ function agentState(c: Call): string | undefined {
 }
 
 /** The next time the agent's state becomes `state` (after `since`). */
+/**
+ * The agent's voice that began after `from`, once it has finished at the user's ear. `spokeUntil`:
+ * when the agent's state left speaking; what it said after that is still on its way to the ear.
+ */
+async function heardVoice(c: Call, from: number, spokeUntil: number, what: string, ms = 20_000): Promise<{ start: number; end: number; loudFrames: number }> {
+  const heard = () => finishedVoice(c.audio.frames, from, { threshold: LOUD, quietAfter: spokeUntil });
+  await waitUntil(() => heard() !== undefined, ms, what).catch((err: unknown) => {
+    const loud = c.audio.frames.filter((f) => f.at >= from && f.rms > LOUD).length;
+    throw new Error(`${(err as Error).message} (${loud} loud 10 ms frames since; ${c.audio.frames.filter((f) => f.at >= from).length} received)`);
+  });
+  return heard()!;
+}
+
+/**
+ * What the reference pulses took to reach the user, audio and video, once every pulse sent has
+ * arrived: the n-th onset at the user is the n-th pulse (their spacing is far larger than a pulse).
+ */
+async function referencePaths(c: Call, ms = 15_000): Promise<{ audio: number; video: number }[]> {
+  const { sent } = c.reference;
+  if (sent.length === 0) return [];
+  const from = Math.min(sent[0]!.audioAt, sent[0]!.videoAt);
+  const arrived = () => ({
+    audio: onsets(c.reference.audio?.frames ?? [], from, (f) => f.rms > LOUD),
+    video: onsets(c.reference.video?.frames ?? [], from, (f) => f.grid[136]! > 130),
+  });
+  await waitUntil(() => arrived().audio.length >= sent.length && arrived().video.length >= sent.length, ms, `the ${sent.length} reference pulses at the user`).catch((err: unknown) => {
+    const since = (levels: number[] | undefined) => (levels === undefined ? 'no track' : `${levels.length} frames since, peak ${Math.max(0, ...levels).toFixed(0)}`);
+    const { audio, video } = arrived();
+    const audioLevels = c.reference.audio?.frames.filter((f) => f.at >= from).map((f) => f.rms);
+    const videoLevels = c.reference.video?.frames.filter((f) => f.at >= from).map((f) => f.grid[136]!);
+    const ref = c.room.remoteParticipants.get('reference');
+    const pubs = [...(ref?.trackPublications.values() ?? [])].map((p) => `${p.name} ${p.subscribed ? 'subscribed' : 'not subscribed'}`).join(', ');
+    const onServer = server.room(ROOM)?.participants.find((p) => p.identity === 'user')?.subscribedTo.length;
+    throw new Error(
+      `${(err as Error).message} (the user sees the reference's ${pubs || 'nothing'}; the server has the user subscribed to ${onServer} tracks) (onsets after the first pulse: audio [${audio.map((a) => (a - from).toFixed(0)).join(', ')}], video [${video.map((v) => (v - from).toFixed(0)).join(', ')}] ms; reference audio: ${since(audioLevels)}; reference video: ${since(videoLevels)})`,
+    );
+  });
+  const { audio, video } = arrived();
+  return sent.map((p, k) => ({ audio: audio[k]! - p.audioAt, video: video[k]! - p.videoAt }));
+}
+
+/**
+ * How much longer (ms) the avatar's media sat in the transport's jitter buffers than the
+ * reference's, over the question and reply: what the reference's paths do not show of the avatar's.
+ */
+function heldBeyondReference(c: Call): { audio: number; video: number } {
+  const { before, after } = c.question!.jitter;
+  const held = (track: string) => meanHeldMs(before, after, track).total;
+  return { audio: held('avatar_audio') - held('reference_audio'), video: held('avatar_video') - held('reference_video') };
+}
+
 async function stateReached(c: Call, state: string, since: number, ms: number): Promise<number> {
   await waitUntil(() => c.states.some((s) => s.state === state && s.at >= since), ms, `agent state "${state}"`).catch((err: unknown) => {
     throw new Error(`${(err as Error).message} (states so far: ${c.states.map((s) => s.state).join(' → ')}); worker output:\n${worker.tail(25)}`);
@@ -141,27 +209,33 @@ beforeAll(async () => {
   const started = now();
   await waitForWorkers(
     () => server.workers().some((w) => w.agentName === '') && server.workers().some((w) => w.agentName === AGENT_NAME),
-    45_000,
+    // (~5 s on a quiet 2-core machine; a deadline, not a window: a loaded machine takes longer.)
+    90_000,
     'both workers to register with the test server',
   );
   measured.workerStartToRegisteredMs = (now() - started).toFixed(0);
-});
+}, 120_000);
 
 afterAll(async () => {
-  if (call) {
-    await Promise.all([call.video.stop(), call.audio.stop(), call.reference.video?.stop(), call.reference.audio?.stop()]);
-    await call.mic.stop();
-    await call.reference.pulses.close();
-  }
-  for (const room of rooms) await room.disconnect().catch(() => undefined);
-  for (const w of [worker, namedWorker]) await w?.stop(20_000).catch((err: unknown) => process.stderr.write(`${String(err)}\n`));
-  await Promise.all([server?.close(), deepgram?.close(), openai?.close(), inference?.close()]);
-  await dispose();
   // eslint-disable-next-line no-console
   console.log(`e2e worker measurements: ${JSON.stringify(measured, null, 2)}`);
-});
+  // Each step bounded: one that hangs is named and the rest still run.
+  const step = (what: string, work: () => Promise<unknown>) =>
+    withTimeout(work(), 20_000, what).catch((err: unknown) => process.stderr.write(`cleanup: ${String(err)}\n`));
+  if (call) {
+    const c = call;
+    await step('the recorders to stop', () => Promise.all([c.video.stop(), c.audio.stop(), c.reference.video?.stop(), c.reference.audio?.stop()]));
+    await step('the microphone to stop', () => c.mic.stop());
+    await step('the reference pulses to stop', () => c.reference.pulses.close());
+  }
+  for (const room of rooms) await step('a room to disconnect', () => room.disconnect());
+  for (const w of [worker, namedWorker]) await w?.stop(20_000).catch((err: unknown) => process.stderr.write(`${String(err)}\n`));
+  await step('the servers to close', () => Promise.all([server?.close(), deepgram?.close(), openai?.close(), inference?.close()]));
+  await step('rtc-node to dispose', () => dispose());
+}, 180_000);
 
-describe('the real worker (npm run dev) in a room with a user', () => {
+// Each wait below has its own deadline; a test's is the sum of what it may wait for on a loaded machine.
+describe('the real worker (npm run dev) in a room with a user', { timeout: 120_000 }, () => {
   it('automatic dispatch: the user joins, the worker is dispatched and the agent publishes the avatar (512x512 video, audio) with its attributes', async () => {
     const joinedAt = now();
     const user = await connectClient(server, { identity: 'user', room: ROOM });
@@ -209,7 +283,7 @@ describe('the real worker (npm run dev) in a room with a user', () => {
     const mic = new Microphone();
     const micSid = (await mic.publish(room)).sid!;
 
-    await waitForWorkers(() => video !== undefined && audio !== undefined, 30_000, "the user to subscribe to the agent's avatar_video and avatar_audio");
+    await waitForWorkers(() => video !== undefined && audio !== undefined, 60_000, "the user to subscribe to the agent's avatar_video and avatar_audio");
     await waitUntil(() => video!.frames.length > 0, 10_000, 'the first avatar video frame at the user');
     const firstFrameAt = video!.frames[0]!.at;
     measured.joinToAvatarVideoSubscribedMs = (subscribedAt - joinedAt).toFixed(0);
@@ -246,23 +320,29 @@ describe('the real worker (npm run dev) in a room with a user', () => {
     const publisher = await connectClient(server, { identity: 'reference', room: ROOM });
     rooms.push(publisher.room);
     await call.reference.pulses.publish(publisher.room);
+    const ref = call.reference;
+    await waitUntil(() => ref.audio !== undefined && ref.video !== undefined, 30_000, "the user to subscribe to the reference's audio and video").catch((err: unknown) => {
+      const pubs = [...(room.remoteParticipants.get('reference')?.trackPublications.values() ?? [])].map((p) => `${p.name} ${p.subscribed ? 'subscribed' : 'not subscribed'}`);
+      const log = server.logs.filter((l) => l.msg.includes('reference')).map((l) => `${l.level} ${l.msg}`);
+      throw new Error(`${(err as Error).message} (the user sees: ${pubs.join(', ') || 'nothing'}; server: ${JSON.stringify(server.room(ROOM)?.participants.map((p) => ({ id: p.identity, tracks: p.tracks.map((t) => t.name), subscribedTo: p.subscribedTo.length })))}; its log: ${log.join(' | ')})`);
+    });
   });
 
   it('greets the user when they join: the greeting is synthesised, heard with energy, and captioned on lk.transcription', async () => {
     const c = call!;
     expect(c, 'the call from the previous test').toBeDefined();
-    const speakingAt = await stateReached(c, 'speaking', 0, 15_000);
-    const doneAt = await stateReached(c, 'listening', speakingAt, 20_000);
+    const speakingAt = await stateReached(c, 'speaking', 0, 20_000);
+    const doneAt = await stateReached(c, 'listening', speakingAt, 30_000);
     measured.joinToGreetingSpeakingMs = (speakingAt - c.joinedAt).toFixed(0);
 
     // The TTS was asked to say exactly the greeting.
     expect(openai.requestsFor('speech').map((r) => (r.body as { input: string }).input).join(' ')).toContain(GREETING);
     // The user heard it: espeak-ng says the greeting in ~2 s; at least half a second of voice arrives.
-    const voice = voiceSpan(c.audio.frames, c.joinedAt, doneAt + 1_000, LOUD);
-    expect(voice, 'greeting audio with energy at the user').toBeDefined();
-    expect(voice!.loudFrames).toBeGreaterThan(50);
-    measured.joinToGreetingAudioMs = (voice!.start - c.joinedAt).toFixed(0);
-    measured.greetingVoiceAtUserMs = (voice!.end - voice!.start).toFixed(0);
+    const voice = await heardVoice(c, c.joinedAt, doneAt, 'the greeting, with energy, to finish at the user');
+    expect(voice.loudFrames).toBeGreaterThan(50);
+    c.greetingEnd = voice.end;
+    measured.joinToGreetingAudioMs = (voice.start - c.joinedAt).toFixed(0);
+    measured.greetingVoiceAtUserMs = (voice.end - voice.start).toFixed(0);
 
     // Its caption, from the agent, for the avatar's audio track.
     await waitUntil(() => c.transcriptions.some((t) => t.text === GREETING), 5_000, 'the greeting on lk.transcription');
@@ -273,12 +353,16 @@ describe('the real worker (npm run dev) in a room with a user', () => {
 
   it('while listening the face is alive: received frames change over time (blinks, head motion, breathing)', async () => {
     const c = call!;
-    // Two seconds of listening (the greeting is over), plus whatever arrived since it ended.
-    await sleep(2_000);
-    const listeningSince = c.states.at(-1)!.at;
+    expect(c.greetingEnd, 'the greeting from the previous test').toBeDefined();
+    // At least two seconds of the face listening, from when the greeting's voice ended at the user
+    // (and the state said so), and at least 30 frames of it however long they take to arrive.
+    const listeningSince = Math.max(c.states.at(-1)!.at, c.greetingEnd!) + 300;
+    const idleFrames = () => between(c.video.frames, listeningSince, Infinity);
+    await waitUntil(() => now() - listeningSince >= 2_000 && idleFrames().length >= 30, 30_000, '30 frames of the listening face').catch((err: unknown) => {
+      throw new Error(`${(err as Error).message} (${idleFrames().length} arrived)`);
+    });
     expect(agentState(c)).toBe('listening');
-    const idle = between(c.video.frames, listeningSince + 300, now());
-    expect(idle.length, 'frames received while listening').toBeGreaterThan(30);
+    const idle = idleFrames();
     measured.idleFps = ((idle.length - 1) / ((idle.at(-1)!.at - idle[0]!.at) / 1000)).toFixed(1);
     // The picture moves: the largest difference between any frame and the first of the window, as
     // the mean absolute difference of a 16x16 grid of luma means (1.8 to 3 luma levels measured).
@@ -296,11 +380,12 @@ describe('the real worker (npm run dev) in a room with a user', () => {
     // The question, spoken by espeak-ng into the microphone in real time (silence goes on after it).
     const question = await speechWithSilence(QUESTION, { sampleRate: Microphone.SAMPLE_RATE, leadMs: 200, trailMs: 0 });
     const lastVoiced = lastLoudSample(question.samples);
+    const jitterBefore = await jitterSnapshot(server, ROOM, [c.agent.identity, 'reference'], c.room);
     const played = c.mic.play(question.samples, [lastVoiced]);
     const questionEndAt = await withTimeout(played.marks[0]!, 15_000, 'the question to be played');
     await played.done;
 
-    const speakingAt = await stateReached(c, 'speaking', questionEndAt, 15_000);
+    const speakingAt = await stateReached(c, 'speaking', questionEndAt, 20_000);
     // Reference pulses while the reply plays (for the A/V test), a second apart.
     const pulsing = (async () => {
       for (let k = 0; k < 3; k++) {
@@ -308,28 +393,72 @@ describe('the real worker (npm run dev) in a room with a user', () => {
         c.reference.sent.push(await c.reference.pulses.pulse());
       }
     })();
-    const doneAt = await stateReached(c, 'listening', speakingAt, 20_000);
+    const doneAt = await stateReached(c, 'listening', speakingAt, 30_000);
     await pulsing;
-    const reply = voiceSpan(c.audio.frames, questionEndAt, doneAt + 1_000, LOUD);
-    expect(reply, 'reply audio with energy at the user').toBeDefined();
+    // The reply as the user heard it, once it has finished at their ear (after the state changed,
+    // by however long the transport holds it).
+    const reply = await heardVoice(c, questionEndAt, doneAt, 'the reply, with energy, to finish at the user');
     // espeak-ng says the reply in ~4 s; most of it is voiced.
-    expect(reply!.loudFrames, 'voiced 10 ms frames of the reply').toBeGreaterThan(150);
-    c.question = { endAt: questionEndAt, reply: reply! };
+    expect(reply.loudFrames, `voiced 10 ms frames of the reply (${voiceRuns(c.audio.frames, questionEndAt)}; states ${c.states.map((st) => `${st.state}@${(st.at - questionEndAt).toFixed(0)}`).join(' ')})`).toBeGreaterThan(150);
     measured.endOfQuestionToAgentSpeakingMs = (speakingAt - questionEndAt).toFixed(0);
-    measured.endOfQuestionToFirstReplyAudioMs = (reply!.start - questionEndAt).toFixed(0);
-    // Turn detection waits up to ENDPOINTING_MAX_DELAY_MS (3 s) when its model doubts the turn is over.
-    expect(reply!.start - questionEndAt).toBeLessThan(8_000);
+    measured.endOfQuestionToFirstReplyAudioMs = (reply.start - questionEndAt).toFixed(0);
 
     // The words went through the fakes: what the user said reached the LLM, the reply the TTS.
     expect(JSON.stringify(openai.requestsFor('chat').at(-1)?.body)).toContain(QUESTION);
     expect(openai.requestsFor('speech').map((r) => (r.body as { input: string }).input).join(' ')).toContain('Mount Everest');
 
+    // What the transport did meanwhile (and for the A/V test): the reference pulses' paths to the
+    // user. Its audio path stands in for the user's microphone to the agent: the same kind of
+    // sender, the same server, the same kind of receiver, under the same load.
+    c.reference.paths = await referencePaths(c);
+    const audioPath = median(c.reference.paths.map((p) => p.audio));
+    // The answer came in time: turn detection waits up to ENDPOINTING_MAX_DELAY_MS (3 s) when its
+    // model doubts the turn is over. (The transport's two audio paths aside: to the agent and back.)
+    expect(reply.start - questionEndAt - 2 * audioPath, 'end of question → first reply audio at the user, less transport').toBeLessThan(7_500);
+
+    // The turn's latency reaches the user as a data message, with plausible stages.
+    await waitUntil(() => c.latency.length > 0, 10_000, `the ${LATENCY_TOPIC} data message`);
+    const { message } = c.latency[0]!;
+    expect(message).toMatchObject({ type: 'turn_latency', v: 1, turn: 1 });
+    const { marks } = message;
+    expect(message.totalMs).toBe(marks.firstAvatarFrameMs);
+    // The worker stamps the end of speech on the audio it received: after the transport's delay.
+    measured.workerEndOfSpeechMinusQuestionEndMs = `${(message.endOfSpeechAt - questionEndAt).toFixed(0)} (audio transport ~${audioPath.toFixed(0)})`;
+    expect(Math.abs(message.endOfSpeechAt - questionEndAt - audioPath), 'worker end of speech − the end of the question played − transport').toBeLessThan(1_500);
+    for (const stage of ['transcriptMs', 'llmFirstTokenMs', 'ttsFirstAudioMs'] as const) {
+      expect(marks[stage], stage).toBeDefined();
+      expect(marks[stage]!, stage).toBeGreaterThan(-1_000);
+      expect(marks[stage]!, stage).toBeLessThanOrEqual(marks.firstAvatarFrameMs);
+    }
+    expect(marks.ttsFirstAudioMs!).toBeGreaterThanOrEqual(marks.llmFirstTokenMs!);
+    measured.latencyMessage = JSON.stringify({ marks, totalMs: message.totalMs, slowest: message.slowest });
+    const firstFrameAt = message.endOfSpeechAt + marks.firstAvatarFrameMs;
+
+    // And the jitter buffers' hold on each track, for the A/V test.
+    c.question = { endAt: questionEndAt, reply, firstFrameAt, jitter: { before: jitterBefore, after: await jitterSnapshot(server, ROOM, [c.agent.identity, 'reference'], c.room) } };
+
+    // The first speaking frame leaves the worker before the user hears the reply, not long before:
+    // what the transport takes to carry audio to the user (the reference's path, plus what the
+    // avatar's audio sat in jitter buffers beyond the reference's), plus at most a second.
+    const audioTransport = audioPath + Math.max(0, heldBeyondReference(c).audio);
+    measured.workerFirstSpeakingFrameToUserAudioMs = `${(reply.start - firstFrameAt).toFixed(0)} (audio transport ${audioTransport.toFixed(0)})`;
+    expect(reply.start - firstFrameAt).toBeGreaterThan(-50);
+    expect(reply.start - firstFrameAt - audioTransport, 'first reply audio at the user − first speaking frame sent − audio transport').toBeLessThan(1_000);
+
     // The mouth moves while the reply plays, far more than while listening.
-    // At rest: the frames of the listening (and thinking) before the reply, its first 600 ms aside.
-    const rest = between(c.video.frames, reply!.start - 3_000, reply!.start - 600);
-    const speaking = between(c.video.frames, reply!.start, reply!.end);
-    expect(rest.length, 'frames before the reply').toBeGreaterThan(10);
-    expect(speaking.length, 'frames during the reply').toBeGreaterThan(50);
+    // At rest: frames that arrived before the worker sent its first speaking frame (they cannot show
+    // speech), the last 2.4 s of them, or more back to the greeting's end until there are 10.
+    const restTo = Math.min(firstFrameAt, reply.start) - 100;
+    const listened = between(c.video.frames, c.greetingEnd! + 300, restTo);
+    const rest = between(listened, restTo - 2_400, restTo).length >= 10 ? between(listened, restTo - 2_400, restTo) : listened.slice(-10);
+    // While speaking: every frame that arrived during the reply at the ear; all of them are in once
+    // a frame has arrived after it.
+    await waitUntil(() => (c.video.frames.at(-1)?.at ?? 0) > reply.end, 10_000, 'a video frame after the reply');
+    const speaking = between(c.video.frames, reply.start, reply.end);
+    expect(rest.length, 'frames of the face at rest before the reply').toBeGreaterThanOrEqual(10);
+    // Enough to judge the mouth by (a loaded machine delivers fewer than 25 a second; printed).
+    expect(speaking.length, 'frames during the reply').toBeGreaterThanOrEqual(12);
+    measured.replyFps = ((speaking.length - 1) / ((reply.end - reply.start) / 1000)).toFixed(1);
     const moves = mouthMotion(speaking, rest).map((m) => m.move);
     const restMoves = mouthMotion(rest, rest).map((m) => m.move);
     const restNoise = Math.max(percentile(restMoves, 90), 0.5);
@@ -338,26 +467,6 @@ describe('the real worker (npm run dev) in a room with a user', () => {
     measured.mouthDarkShareRestVsReply = `${median(rest.map((f) => f.mouthDark)).toFixed(3)} vs ${median(speaking.map((f) => f.mouthDark)).toFixed(3)} (median; 90th percentile while replying ${percentile(speaking.map((f) => f.mouthDark), 90).toFixed(3)})`;
     expect(median(moves), 'mouth movement during the reply vs at rest (median)').toBeGreaterThan(2.5 * Math.max(median(restMoves), 0.25));
     expect(openFrames / moves.length, 'share of reply frames with the mouth clearly away from rest').toBeGreaterThan(0.25);
-
-    // The turn's latency reaches the user as a data message, with plausible stages.
-    await waitUntil(() => c.latency.length > 0, 10_000, `the ${LATENCY_TOPIC} data message`);
-    const { message } = c.latency[0]!;
-    expect(message).toMatchObject({ type: 'turn_latency', v: 1, turn: 1 });
-    const { marks } = message;
-    expect(message.totalMs).toBe(marks.firstAvatarFrameMs);
-    expect(Math.abs(message.endOfSpeechAt - questionEndAt), 'worker end of speech vs the end of the question played').toBeLessThan(1_500);
-    for (const stage of ['transcriptMs', 'llmFirstTokenMs', 'ttsFirstAudioMs'] as const) {
-      expect(marks[stage], stage).toBeDefined();
-      expect(marks[stage]!, stage).toBeGreaterThan(-1_000);
-      expect(marks[stage]!, stage).toBeLessThanOrEqual(marks.firstAvatarFrameMs);
-    }
-    expect(marks.ttsFirstAudioMs!).toBeGreaterThanOrEqual(marks.llmFirstTokenMs!);
-    // The first speaking frame leaves the worker before the user hears the reply, not long before.
-    const firstFrameAt = message.endOfSpeechAt + marks.firstAvatarFrameMs;
-    measured.workerFirstSpeakingFrameToUserAudioMs = (reply!.start - firstFrameAt).toFixed(0);
-    expect(reply!.start - firstFrameAt).toBeGreaterThan(-50);
-    expect(reply!.start - firstFrameAt).toBeLessThan(1_500);
-    measured.latencyMessage = JSON.stringify({ marks, totalMs: message.totalMs, slowest: message.slowest });
 
     // Captions: the user's words (final) for their microphone, the agent's for its audio track.
     await waitUntil(() => c.transcriptions.some((t) => t.text === REPLY), 5_000, 'the reply on lk.transcription');
@@ -386,50 +495,53 @@ describe('the real worker (npm run dev) in a room with a user', () => {
   it('A/V sync at the viewer: the mouth moves with the voice (offset printed; the test server re-encodes both)', async () => {
     const c = call!;
     expect(c.question, 'the reply from the previous test').toBeDefined();
-    const { endAt, reply } = c.question!;
-    const rest = between(c.video.frames, reply.start - 3_000, reply.start - 600);
-    const motion = mouthMotion(between(c.video.frames, endAt, reply.end + 1_000), rest);
-    // Onsets: the first loud audio frame, and the first frame with the mouth clearly off its rest.
+    const { reply, firstFrameAt } = c.question!;
+    const restTo = Math.min(firstFrameAt, reply.start) - 100;
+    const listened = between(c.video.frames, c.greetingEnd! + 300, restTo);
+    const rest = between(listened, restTo - 2_400, restTo).length >= 10 ? between(listened, restTo - 2_400, restTo) : listened.slice(-10);
+    const motion = mouthMotion(between(c.video.frames, restTo, reply.end + 1_000), rest);
+    // Onsets: the first loud audio frame, and the first frame, of those that arrived after the worker
+    // sent its first speaking frame, with the mouth clearly off its rest.
     const restNoise = Math.max(percentile(mouthMotion(rest, rest).map((m) => m.move), 90), 0.5);
     // (Two frames in a row, so one odd frame, e.g. at a step of resolution, does not count.)
-    const mouthOnset = motion.find((m, i) => m.at > reply.start - 1_000 && m.move > 3 * restNoise && (motion[i + 1]?.move ?? 0) > 3 * restNoise)?.at;
+    const mouthOnset = motion.find((m, i) => m.at > firstFrameAt && m.move > 3 * restNoise && (motion[i + 1]?.move ?? 0) > 3 * restNoise)?.at;
     expect(mouthOnset, 'the mouth opening at the viewer').toBeDefined();
     const onsetOffset = mouthOnset! - reply.start;
-    // Over the whole reply: the lag at which the mouth's movement best follows the voice's loudness.
-    const lag = bestLag(c.audio.frames, motion, reply.start - 200, reply.end + 200);
+    // Over the whole reply: the lag at which the mouth's movement best follows the voice's loudness
+    // (searched wide: a loaded transport alone can put the picture ~0.5 s ahead of the sound).
+    const lag = bestLag(c.audio.frames, motion, reply.start - 200, reply.end + 200, 900);
 
-    // The transport's own skew, for reference: same-tick pulses from a plain publisher in the same
-    // room, sent while the reply played, through the same server to the same receiving client.
-    const { reference } = c;
-    const refPaths: string[] = [];
-    const skews = reference.sent
-      .map(({ videoAt, audioAt }) => {
-        const a = reference.audio?.frames.find((f) => f.at > audioAt && f.at < audioAt + 900 && f.rms > LOUD)?.at;
-        const v = reference.video?.frames.find((f) => f.at > videoAt && f.at < videoAt + 900 && f.grid[136]! > 130)?.at;
-        refPaths.push(`audio +${a === undefined ? '?' : (a - audioAt).toFixed(0)} video +${v === undefined ? '?' : (v - videoAt).toFixed(0)}`);
-        return a !== undefined && v !== undefined ? v - videoAt - (a - audioAt) : Number.NaN;
+    // The transport's own skew (video path − audio path) for the avatar's tracks: that of same-tick
+    // pulses from a plain publisher in the same room, sent while the reply played, through the same
+    // server to the same receiving client; plus how much longer the avatar's video and audio sat in
+    // jitter buffers than the reference's (a sender short of CPU sends its packets unevenly, and the
+    // receivers' buffers grow to match: audio's most).
+    const paths = c.reference.paths!;
+    const skews = paths.map((p) => p.video - p.audio);
+    const beyond = heldBeyondReference(c);
+    const transport = median(skews) + beyond.video - beyond.audio;
+    const { before, after } = c.question!.jitter;
+    measured.jitterBuffersHeldMs = `${['avatar_audio', 'avatar_video', 'reference_audio', 'reference_video']
+      .map((t) => {
+        const h = meanHeldMs(before, after, t);
+        return `${t} ${h.server.toFixed(0)}+${h.viewer.toFixed(0)}`;
       })
-      .filter((x) => Number.isFinite(x));
-    expect(skews.length, 'reference pulses measured').toBeGreaterThanOrEqual(2);
-    const transport = median(skews);
+      .join(', ')} (server + viewer, mean over the turn)`;
+    measured.transportAvSkewMs = `${transport.toFixed(0)} (video − audio of same-tick pulses: ${skews.map((x) => x.toFixed(0)).join(', ')}; the avatar's jitter buffers beyond the reference's: video ${beyond.video.toFixed(0)}, audio ${beyond.audio.toFixed(0)})`;
     measured.avOffsetOnsetMs = `${onsetOffset.toFixed(0)} (mouth onset − voice onset; negative: mouth first)`;
     measured.avOffsetBestLagMs = `${lag.lagMs} (r=${lag.r.toFixed(2)}; the lag at which the mouth best follows the voice over the reply)`;
-    measured.transportAvSkewMs = `${transport.toFixed(0)} (video − audio of same-tick pulses: ${skews.map((x) => x.toFixed(0)).join(', ')})`;
-    measured.avOffsetWorkerShareMs = `${(lag.lagMs - transport).toFixed(0)} (best lag − transport skew)`;
-    measured.referencePaths = refPaths.join('; ');
-    const message = c.latency[0]!.message;
-    const firstFrameAt = message.endOfSpeechAt + message.marks.firstAvatarFrameMs;
+    measured.avOffsetWorkerShareMs = `${(lag.lagMs - transport).toFixed(0)} by best lag, ${(onsetOffset - transport).toFixed(0)} by onset (less the transport's skew)`;
+    measured.referencePaths = paths.map((p) => `audio +${p.audio.toFixed(0)} video +${p.video.toFixed(0)}`).join('; ');
     measured.avatarPaths = `audio +${(reply.start - firstFrameAt).toFixed(0)} video +${(mouthOnset! - firstFrameAt).toFixed(0)} (from the worker's first speaking frame)`;
     const sizes: string[] = [];
     for (const f of c.video.frames) if (sizes.at(-1)?.startsWith(`${f.width}x`) !== true) sizes.push(`${f.width}x${f.height}@${(f.at - c.joinedAt).toFixed(0)}`);
     measured.receivedVideoSizes = sizes.join(' → ');
     expect(lag.r, 'the mouth follows the voice').toBeGreaterThan(0.3);
-    // Generous bounds, transport included: the test server decodes and re-encodes both tracks, and
-    // a loaded machine drops video frames (the onset is the noisier of the two measures).
-    expect(Math.abs(lag.lagMs), 'A/V offset at the viewer (best lag)').toBeLessThan(300);
-    expect(Math.abs(onsetOffset), 'A/V offset at the viewer (mouth onset − voice onset)').toBeLessThan(300);
-    // What the worker adds to the transport's own skew (measured within ±100 ms).
-    expect(Math.abs(lag.lagMs - transport), "the worker's share of the A/V offset").toBeLessThan(200);
+    // What the worker adds to the transport's own skew: the viewer would see this much on a
+    // transport that kept the two in step. (The onset is the noisier of the two measures: a frame
+    // late or dropped moves it by 40 ms or more.)
+    expect(Math.abs(lag.lagMs - transport), "the worker's share of the A/V offset (best lag − transport skew)").toBeLessThan(200);
+    expect(Math.abs(onsetOffset - transport), "the worker's share of the A/V offset (onset − transport skew)").toBeLessThan(300);
   });
 
   it('explicit dispatch: a token with RoomAgentDispatch brings the worker named by LIVEKIT_AGENT_NAME (and only it), with its avatar', async () => {
@@ -441,7 +553,7 @@ describe('the real worker (npm run dev) in a room with a user', () => {
     room.registerByteStreamHandler('lk.agent.session', () => undefined);
     room.registerTextStreamHandler('lk.transcription', () => undefined);
     const joinedAt = now();
-    const subscribed = nextEvent(room, RoomEvent.TrackSubscribed, 30_000, "the named agent's avatar_video", (_t, publication) => publication.name === 'avatar_video');
+    const subscribed = nextEvent(room, RoomEvent.TrackSubscribed, 60_000, "the named agent's avatar_video", (_t, publication) => publication.name === 'avatar_video');
     await withTimeout(room.connect(server.url, await token.toJwt(), { autoSubscribe: true, dynacast: false }), 10_000, 'named-user to join');
     const [, publication, agent] = await subscribed.catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\nnamed worker output:\n${namedWorker.tail(25)}`);
@@ -464,15 +576,16 @@ describe('the real worker (npm run dev) in a room with a user', () => {
     const children = worker.descendants();
     // (Found through /proc: Linux only.)
     if (process.platform === 'linux') expect(children.length, 'job and inference processes').toBeGreaterThanOrEqual(2);
-    const left = nextEvent(c.room, RoomEvent.ParticipantDisconnected, 15_000, 'the agent to leave on SIGTERM', (p) => p.identity === c.agent.identity);
+    // (Deadlines, not windows: ~1 s on a quiet machine, printed.)
+    const left = nextEvent(c.room, RoomEvent.ParticipantDisconnected, 30_000, 'the agent to leave on SIGTERM', (p) => p.identity === c.agent.identity);
     const stoppedAt = now();
-    const code = await worker.stop(15_000);
+    const code = await worker.stop(30_000);
     measured.sigtermToExitMs = (now() - stoppedAt).toFixed(0);
     expect(code).toBe(143);
     await left;
-    await waitUntil(() => children.every((pid) => !isAlive(pid)), 5_000, `the worker's child processes (${children.join(', ')}) to exit`);
-    await waitUntil(() => !server.workers().some((w) => w.agentName === ''), 5_000, 'the test server to see the worker go');
-    expect(await namedWorker.stop(15_000)).toBe(143);
+    await waitUntil(() => children.every((pid) => !isAlive(pid)), 15_000, `the worker's child processes (${children.join(', ')}) to exit`);
+    await waitUntil(() => !server.workers().some((w) => w.agentName === ''), 15_000, 'the test server to see the worker go');
+    expect(await namedWorker.stop(30_000)).toBe(143);
   });
 });
 
@@ -551,6 +664,18 @@ describe("the avatar's room output (RoomMediaSink) at a viewer", () => {
     }
   });
 });
+
+/** Loud and quiet runs of received audio after `from`, for failure messages: `+120ms loud 800ms, quiet 300ms, ...`. */
+function voiceRuns(audio: readonly ReceivedAudioFrame[], from: number): string {
+  const runs: { loud: boolean; n: number; at: number }[] = [];
+  for (const f of audio) {
+    if (f.at < from) continue;
+    const loud = f.rms > LOUD;
+    if (runs.at(-1)?.loud === loud) runs.at(-1)!.n++;
+    else runs.push({ loud, n: 1, at: f.at });
+  }
+  return runs.map((r) => `${r.loud ? 'loud' : 'quiet'} ${r.n * 10}ms@+${(r.at - from).toFixed(0)}`).join(', ');
+}
 
 /** Index of the last sample of the last 10 ms window that is clearly voiced. */
 function lastLoudSample(samples: Int16Array, sampleRate = Microphone.SAMPLE_RATE, threshold = 500): number {

@@ -38,6 +38,40 @@ export function voiceSpan(audio: readonly ReceivedAudioFrame[], from: number, to
 }
 
 /**
+ * A voice that began after `from` and has finished at the listener: its span once at least
+ * `quietMs` of received audio (counted in 10 ms frames, so a stalled reader does not fake it) has
+ * followed its last loud frame (and, if given, arrived after `quietAfter`: when the speaker is known
+ * to have stopped, audio still on its way arrives after that). Undefined while none has begun, or
+ * while it may still be going (`quietMs` must be longer than the pauses inside it).
+ */
+export function finishedVoice(
+  audio: readonly ReceivedAudioFrame[],
+  from: number,
+  { quietMs = 700, threshold = 1_000, quietAfter = -Infinity }: { quietMs?: number; threshold?: number; quietAfter?: number } = {},
+): { start: number; end: number; loudFrames: number } | undefined {
+  const span = voiceSpan(audio, from, Infinity, threshold);
+  if (!span) return undefined;
+  let quiet = 0;
+  for (let i = audio.length - 1; i >= 0 && audio[i]!.at > span.end && audio[i]!.at > quietAfter; i--) quiet++;
+  return quiet * 10 >= quietMs ? span : undefined;
+}
+
+/**
+ * Where a signal turns on: the arrival time of each frame at or after `from` for which `on` holds
+ * while it did not for the frame before, in order.
+ */
+export function onsets<T extends { at: number }>(frames: readonly T[], from: number, on: (frame: T) => boolean): number[] {
+  const found: number[] = [];
+  let was = false;
+  for (const frame of frames) {
+    const is = on(frame);
+    if (is && !was && frame.at >= from) found.push(frame.at);
+    was = is;
+  }
+  return found;
+}
+
+/**
  * The mouth's movement: how far each frame's mouth grid is from its rest, the per-cell median over
  * `rest` frames (the avatar listening, mouth closed), as the mean absolute difference in luma levels.
  */

@@ -286,11 +286,15 @@ export class AvPulses {
   async publish(room: Room): Promise<void> {
     const participant = room.localParticipant!;
     this.loop = this.run();
-    await participant.publishTrack(
-      LocalVideoTrack.createVideoTrack('reference_video', this.video),
-      new TrackPublishOptions({ source: TrackSource.SOURCE_CAMERA, simulcast: false, videoEncoding: { maxFramerate: 25, maxBitrate: BigInt(300_000) } }),
-    );
-    await participant.publishTrack(LocalAudioTrack.createAudioTrack('reference_audio', this.audio), new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }));
+    // Both at once, as the avatar's sink publishes its pair: one negotiation for the two. (One after
+    // the other, the second track sometimes never reached the test server on a loaded machine.)
+    await Promise.all([
+      participant.publishTrack(
+        LocalVideoTrack.createVideoTrack('reference_video', this.video),
+        new TrackPublishOptions({ source: TrackSource.SOURCE_CAMERA, simulcast: false, videoEncoding: { maxFramerate: 25, maxBitrate: BigInt(300_000) } }),
+      ),
+      participant.publishTrack(LocalAudioTrack.createAudioTrack('reference_audio', this.audio), new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE })),
+    ]);
   }
 
   /**

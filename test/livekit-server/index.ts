@@ -19,13 +19,14 @@ import { AuthError, Authenticator } from './auth.js';
 import { newSid } from './ids.js';
 import { createServerLog, errorText, type LogLevel, type LogLine } from './log.js';
 import type { RoomSnapshot } from './room.js';
+import type { InboundTrackStats } from './participant.js';
 import { RoomRegistry } from './rooms.js';
 import { authorizeJoin, handleSignalUpgrade, refuseUpgrade, type SignalContext } from './signal.js';
 import { createTwirpHandler } from './twirp.js';
 
 export type { JobSnapshot, WorkerSnapshot } from './agents.js';
 export type { LogLine } from './log.js';
-export type { ParticipantSnapshot } from './participant.js';
+export type { InboundTrackStats, ParticipantSnapshot } from './participant.js';
 export type { RoomSnapshot } from './room.js';
 
 export interface TestLiveKitServerOptions {
@@ -76,6 +77,8 @@ export interface TestLiveKitServer {
   room(name: string): RoomSnapshot | undefined;
   workers(): WorkerSnapshot[];
   jobs(): JobSnapshot[];
+  /** The server's receiving side of `identity`'s published tracks in `room` ([] when not there). */
+  inboundStats(room: string, identity: string): Promise<InboundTrackStats[]>;
   /** Everything the server logged, oldest first. */
   readonly logs: readonly LogLine[];
   /** Open signal and worker connections. */
@@ -187,6 +190,7 @@ export async function startTestLiveKitServer(opts: TestLiveKitServerOptions = {}
     room: (name) => rooms.get(name)?.snapshot(),
     workers: () => agents.workerSnapshots(),
     jobs: () => agents.jobSnapshots(),
+    inboundStats: async (room, identity) => (await rooms.get(room)?.participants.get(identity)?.inboundStats()) ?? [],
     connectionCount: () => wss.clients.size,
     close() {
       closing ??= (async () => {

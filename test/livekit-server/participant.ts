@@ -79,6 +79,23 @@ export interface ParticipantOptions {
   room: RoomHooks;
 }
 
+/**
+ * The server's receiving side of one published track (standard inbound-rtp statistics, as wrtc
+ * reports them): how long its jitter buffer held what it played out, cumulatively.
+ */
+export interface InboundTrackStats {
+  /** The published track's sid. */
+  sid: string;
+  name: string;
+  kind: 'audio' | 'video';
+  /** Seconds, summed over every sample (audio) or frame (video) emitted. */
+  jitterBufferDelay: number;
+  jitterBufferEmittedCount: number;
+  packetsReceived: number;
+  /** The id of the track the server forwards it as: what subscribers' inbound-rtp name `trackIdentifier`. */
+  forwardedTrackId: string;
+}
+
 /** Plain snapshot for tests. */
 export interface ParticipantSnapshot {
   sid: string;
@@ -509,6 +526,30 @@ export class Participant {
     this.publisher.close();
     this.subscriber.close();
     this.signal.close(1000, DisconnectReason[reason] ?? 'closed');
+  }
+
+  /** The server's receiving side of each track this participant publishes (see InboundTrackStats). */
+  async inboundStats(): Promise<InboundTrackStats[]> {
+    const report = await this.publisher.pc.getStats();
+    const byMid = new Map<string, Record<string, unknown>>();
+    report.forEach((s: Record<string, unknown>) => {
+      if (s.type === 'inbound-rtp' && typeof s.mid === 'string') byMid.set(s.mid, s);
+    });
+    const out: InboundTrackStats[] = [];
+    for (const { info, transceiver, relay } of this.tracks.values()) {
+      const s = transceiver.mid === null ? undefined : byMid.get(transceiver.mid);
+      if (!s) continue;
+      out.push({
+        sid: info.sid,
+        name: info.name,
+        kind: s.kind === 'video' ? 'video' : 'audio',
+        jitterBufferDelay: Number(s.jitterBufferDelay ?? 0),
+        jitterBufferEmittedCount: Number(s.jitterBufferEmittedCount ?? 0),
+        packetsReceived: Number(s.packetsReceived ?? 0),
+        forwardedTrackId: relay.outgoing.id,
+      });
+    }
+    return out;
   }
 
   snapshot(): ParticipantSnapshot {
