@@ -69,6 +69,7 @@ describe('npm run doctor', () => {
     const r = await doctor(env());
     expect(r.code, r.text).toBe(0);
     expect(line(r.lines, /^✓ Node\.js \d+\.\d+/)).toBeDefined();
+    expect(line(r.lines, /^✓ opus decoder for the user's first words/)).toBeDefined();
     expect(line(r.lines, /^✓ LiveKit at ws:\/\/127\.0\.0\.1:\d+ accepts LIVEKIT_API_KEY \/ LIVEKIT_API_SECRET/)).toBeDefined();
     expect(line(r.lines, /^✓ speech to text: OpenAI-compatible server http:\/\/127\.0\.0\.1:\d+ \(STT_BASE_URL is set\): key accepted$/)).toBeDefined();
     expect(line(r.lines, /^✓ language model: .*key accepted$/)).toBeDefined();

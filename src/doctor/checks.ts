@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import type { Config } from '../config/config.js';
+import { ffmpegPath } from '../pipeline/pre-connect/decode.js';
 import { loadAvatarProfile, type AvatarProfile } from '../config/avatar-profile.js';
 import { httpOf, networkReason, probe, type ProbeResult } from './probe.js';
 
@@ -33,6 +34,17 @@ export function checkFfmpeg(): Promise<Check> {
       } else {
         resolve({ ok: true, needed: false, what: `ffmpeg ${/ffmpeg version (\S+)/.exec(stdout)?.[1] ?? ''} (for render / converse)`.replace('  ', ' ') });
       }
+    });
+  });
+}
+
+/** The decoder of the browser's pre-connect audio (the user's first words): agents' bundled ffmpeg. */
+export function checkPreConnectDecoder(): Promise<Check> {
+  const bin = ffmpegPath();
+  return new Promise((resolve) => {
+    execFile(bin, ['-hide_banner', '-decoders'], { timeout: TIMEOUT_MS }, (err, stdout) => {
+      if (!err && /\bopus\b/.test(stdout)) resolve({ ok: true, needed: false, what: `opus decoder for the user's first words (${bin === 'ffmpeg' ? 'ffmpeg on the PATH' : bin})` });
+      else resolve({ ok: false, needed: false, what: `no opus decoder for the user's first words (${bin}): what they say before the agent joins is dropped`, fix: 'reinstall @livekit/agents (its @livekit/av ships one), install ffmpeg, or set LIVEKIT_FFMPEG_PATH' });
     });
   });
 }

@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { envSchema } from '../config/env.js';
 import { scrubSecrets } from '../logging.js';
-import { checkAvatar, checkFfmpeg, checkLiveKit, checkNode, checkPorts, checkProviders, type Check } from './checks.js';
+import { checkAvatar, checkFfmpeg, checkLiveKit, checkNode, checkPorts, checkPreConnectDecoder, checkProviders, type Check } from './checks.js';
 
 /**
  * `npm run doctor`: what a first run needs, checked one line at a time (✓, or ✗ with the fix),
@@ -9,7 +9,7 @@ import { checkAvatar, checkFfmpeg, checkLiveKit, checkNode, checkPorts, checkPro
  * ports. Exit 0 only when everything needed passes. No secret is ever printed.
  */
 export async function runDoctor(env: NodeJS.ProcessEnv = process.env, write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
-  const checks: Check[] = [checkNode(), await checkFfmpeg()];
+  const checks: Check[] = [checkNode(), await checkFfmpeg(), await checkPreConnectDecoder()];
   let config: Config | undefined;
   try {
     config = loadConfig(env);

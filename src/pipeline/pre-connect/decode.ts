@@ -19,7 +19,8 @@ export async function decodePreConnectAudio(payload: Uint8Array, mimeType: strin
   return ffmpegDecode(payload, sampleRate);
 }
 
-function ffmpegPath(): string {
+/** The ffmpeg that decodes the browser's buffer: LIVEKIT_FFMPEG_PATH, agents' bundled one, else `ffmpeg` on the PATH. */
+export function ffmpegPath(): string {
   if (process.env.LIVEKIT_FFMPEG_PATH) return process.env.LIVEKIT_FFMPEG_PATH;
   try {
     // Resolved from @livekit/agents, whose dependency it is (not ours).
