@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadAvatarProfile } from '../config/avatar-profile.js';
-import { loadConfig } from '../config/config.js';
+import { ConfigError, loadConfig } from '../config/config.js';
 import { exitOnFatal } from '../fatal.js';
 import { createLogger } from '../logging.js';
 import { CONNECTION_PATH } from '../web/api.js';
@@ -33,7 +33,10 @@ async function main(): Promise<void> {
   // Both configurations first: a config error is one line before anything starts.
   const config = loadConfig();
   const webConfig = loadWebConfig();
-  const profile = await loadAvatarProfile(config.avatar.dir, config.avatar.name);
+  const profile = await loadAvatarProfile(config.avatar.dir, config.avatar.name).catch((err: unknown) => {
+    // A broken profile is a configuration error: one line naming it, as for a variable.
+    throw new ConfigError('AVATAR', err instanceof Error ? err.message : String(err));
+  });
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
   let livekit;
