@@ -16,12 +16,14 @@ export async function buildPage(outDir: string): Promise<void> {
   try {
     await run(process.execPath, [vite, 'build', '--config', 'web/vite.config.ts', '--outDir', outDir, '--emptyOutDir', '--sourcemap', 'false', '--logLevel', 'warn'], {
       cwd: REPO_ROOT,
-      timeout: 60_000,
+      // A deadline, not an estimate: a couple of seconds on a quiet machine, minutes on a loaded one.
+      timeout: 180_000,
       maxBuffer: 4 * 1024 * 1024,
     });
   } catch (error) {
-    const e = error as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`building the page (vite build --config web/vite.config.ts) failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    const e = error as { stderr?: string; stdout?: string; message: string; killed?: boolean };
+    const why = e.killed ? 'did not finish within 180 s' : 'failed';
+    throw new Error(`building the page (vite build --config web/vite.config.ts) ${why}: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
   }
   if (!existsSync(join(outDir, 'index.html'))) throw new Error(`vite build wrote no index.html to ${outDir}`);
 }
