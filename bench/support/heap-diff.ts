@@ -31,11 +31,16 @@ export async function countHeap(path: string): Promise<HeapCounts> {
   return counts;
 }
 
-/** The `top` rows that grew most in count from `before` to `after`. */
-export function heapGrowth(before: HeapCounts, after: HeapCounts, top = 15): { name: string; count: number; bytes: number }[] {
+/**
+ * The rows that grew most from `before` to `after`: the `top` by count, then any of the `top` by
+ * bytes not already listed (a few large objects matter as much as many small ones).
+ */
+export function heapGrowth(before: HeapCounts, after: HeapCounts, top = 12): { name: string; count: number; bytes: number }[] {
   const rows = [...after].map(([name, a]) => {
     const b = before.get(name) ?? { count: 0, bytes: 0 };
     return { name, count: a.count - b.count, bytes: a.bytes - b.bytes };
   });
-  return rows.sort((x, y) => y.count - x.count).slice(0, top);
+  const byCount = [...rows].sort((x, y) => y.count - x.count).slice(0, top);
+  const byBytes = [...rows].sort((x, y) => y.bytes - x.bytes).slice(0, top);
+  return [...byCount, ...byBytes.filter((r) => !byCount.includes(r))];
 }
