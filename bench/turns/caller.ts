@@ -35,7 +35,7 @@ export class Caller {
 
   private constructor(readonly options: CallerOptions) {}
 
-  static async join(options: CallerOptions, timeoutMs = 60_000): Promise<Caller> {
+  static async join(options: CallerOptions, timeoutMs = 150_000): Promise<Caller> {
     const caller = new Caller(options);
     await caller.#join(timeoutMs);
     return caller;
