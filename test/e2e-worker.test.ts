@@ -319,7 +319,7 @@ describe('the real worker (npm run dev) in a room with a user', { timeout: 120_0
     // it runs from now on, so its jitter buffers settle like the avatar's.
     const publisher = await connectClient(server, { identity: 'reference', room: ROOM });
     rooms.push(publisher.room);
-    await call.reference.pulses.publish(publisher.room);
+    await call.reference.pulses.publish(publisher.room, (name) => server.room(ROOM)?.participants.find((p) => p.identity === 'reference')?.tracks.some((t) => t.name === name) ?? false);
     const ref = call.reference;
     await waitUntil(() => ref.audio !== undefined && ref.video !== undefined, 30_000, "the user to subscribe to the reference's audio and video").catch((err: unknown) => {
       const pubs = [...(room.remoteParticipants.get('reference')?.trackPublications.values() ?? [])].map((p) => `${p.name} ${p.subscribed ? 'subscribed' : 'not subscribed'}`);

@@ -283,18 +283,33 @@ export class AvPulses {
     this.bright = new Uint8Array(size * size * 4).fill(220);
   }
 
-  async publish(room: Room): Promise<void> {
+  /**
+   * Publishes the two tracks one after the other, each once `arrived(name)` (the server's own view)
+   * says the one before it is there. One that has not arrived `ms` after the client was told it is
+   * published is published again, once: on a loaded machine, a track published while the
+   * participant's first negotiations are still going on sometimes never reaches the test server.
+   */
+  async publish(room: Room, arrived: (name: string) => boolean = () => true, ms = 10_000): Promise<void> {
     const participant = room.localParticipant!;
     this.loop = this.run();
-    // Both at once, as the avatar's sink publishes its pair: one negotiation for the two. (One after
-    // the other, the second track sometimes never reached the test server on a loaded machine.)
-    await Promise.all([
-      participant.publishTrack(
-        LocalVideoTrack.createVideoTrack('reference_video', this.video),
-        new TrackPublishOptions({ source: TrackSource.SOURCE_CAMERA, simulcast: false, videoEncoding: { maxFramerate: 25, maxBitrate: BigInt(300_000) } }),
-      ),
-      participant.publishTrack(LocalAudioTrack.createAudioTrack('reference_audio', this.audio), new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE })),
-    ]);
+    const tracks = [
+      {
+        name: 'reference_video',
+        track: () => LocalVideoTrack.createVideoTrack('reference_video', this.video),
+        options: new TrackPublishOptions({ source: TrackSource.SOURCE_CAMERA, simulcast: false, videoEncoding: { maxFramerate: 25, maxBitrate: BigInt(300_000) } }),
+      },
+      { name: 'reference_audio', track: () => LocalAudioTrack.createAudioTrack('reference_audio', this.audio), options: new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }) },
+    ];
+    for (const { name, track, options } of tracks) {
+      for (let attempt = 1; ; attempt++) {
+        const publication = await participant.publishTrack(track(), options);
+        const deadline = Date.now() + ms;
+        while (!arrived(name) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+        if (arrived(name)) break;
+        if (attempt === 2) throw new Error(`${name} never reached the server (published twice)`);
+        await participant.unpublishTrack(publication.sid!);
+      }
+    }
   }
 
   /**
