@@ -25,7 +25,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dispose, TrackKind, type RemoteTrack } from '@livekit/rtc-node';
 import { z } from 'zod';
 import { MEMORY_GC_ENV, MEMORY_INTERVAL_ENV, MEMORY_SNAPSHOT_DIR_ENV, MemoryTrend } from '../src/metrics/job-memory.js';
-import { startFakeAvatar } from '../test/fakes/avatar-participant.js';
+import { startFakeAvatar, type FakeAvatarParticipant } from '../test/fakes/avatar-participant.js';
 import { startFakeDeepgram } from '../test/fakes/deepgram.js';
 import { startFakeElevenLabs } from '../test/fakes/elevenlabs.js';
 import { freePort, startLoopbackServer } from '../test/fakes/net.js';
@@ -93,6 +93,11 @@ async function scrapeJobMemory(port: number): Promise<Omit<MemoryPoint, 'atMin'>
 /** The cloud fakes and avatar profile a family needs, as the worker's environment. */
 async function startFamily(family: Family, server: Awaited<ReturnType<typeof startTestLiveKitServer>>, avatarsDir: string) {
   const closers: (() => Promise<unknown>)[] = [];
+  /**
+   * The remote family's avatar (the provider fake's participant) publishes video only, so its
+   * reply is timed where it starts playing the agent's speech (lk.audio_stream), not at the user.
+   */
+  const avatars: FakeAvatarParticipant[] = [];
   const deepgram = await startFakeDeepgram({ transcripts: () => QUESTION });
   const openai = await startFakeOpenAI({ transcripts: () => QUESTION, reply: REPLY });
   closers.push(() => deepgram.close(), () => openai.close());
@@ -123,6 +128,7 @@ async function startFamily(family: Family, server: Awaited<ReturnType<typeof sta
       livekit: { apiKey: server.apiKey, apiSecret: server.apiSecret },
       joinAvatar: async ({ url, token }) => {
         const avatar = await startFakeAvatar({ url, token });
+        avatars.push(avatar);
         closers.push(() => avatar.leave());
         return avatar;
       },
@@ -136,7 +142,11 @@ async function startFamily(family: Family, server: Awaited<ReturnType<typeof sta
     closers.push(() => renderer.close());
     await profile({ adapter: 'diffusion', url, avatarId: 'reference', width: 512, height: 512, fps: 25, frameFormat: 'jpeg' });
   }
-  return { env, close: () => Promise.all(closers.map((c) => c().catch(() => undefined))) };
+  const replyAt =
+    family === 'remote'
+      ? (after: number) => avatars.flatMap((a) => a.segments).map((s) => s.playStartAt ?? s.firstAudioAt).find((at): at is number => at !== undefined && at > after)
+      : undefined;
+  return { env, replyAt, close: () => Promise.all(closers.map((c) => c().catch(() => undefined))) };
 }
 
 export async function benchLongCall(opts: { minutes: number; family: Family; snapshots?: boolean }): Promise<LongCallResult> {
@@ -197,7 +207,9 @@ export async function benchLongCall(opts: { minutes: number; family: Family; sna
     user.room.registerByteStreamHandler('lk.agent.session', () => undefined);
     user.room.registerTextStreamHandler('lk.transcription', () => undefined);
     await mic.publish(user.room);
-    await waitUntil(() => recorders.length > 0 && states.some((s) => s.state === 'listening'), 90_000, `the agent to listen and its audio to arrive (worker output:\n${worker.tail(20)})`);
+    await waitUntil(() => (recorders.length > 0 || fam.replyAt !== undefined) && states.some((s) => s.state === 'listening'), 90_000, 'the agent to listen and its audio to arrive').catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; worker output:\n${worker.tail(30)}`);
+    });
 
     const question = await speechWithSilence(QUESTION, { sampleRate: Microphone.SAMPLE_RATE, trailMs: 300 });
     const t0 = now();
@@ -221,7 +233,7 @@ export async function benchLongCall(opts: { minutes: number; family: Family; sna
       if (opts.snapshots && snapped === 0 && atMin() >= WARMUP_MIN + 0.5) await snapshot(++snapped);
       if (opts.snapshots && snapped === 1 && atMin() >= minutes - 1) await snapshot(++snapped);
       const endAt = await mic.play(question.samples).done;
-      const reply = await firstLoud(recorders, endAt, 20_000);
+      const reply = fam.replyAt ? await firstOf(() => fam.replyAt!(endAt), 20_000) : await firstLoud(recorders, endAt, 20_000);
       if (reply === undefined) {
         failedTurns++;
       } else {
@@ -254,9 +266,19 @@ export async function benchLongCall(opts: { minutes: number; family: Family; sna
   }
 }
 
-/** When the first loud frame after `after` arrived at the user, from any speaking participant. */
-async function firstLoud(recorders: Recorder<ReceivedAudioFrame>[], after: number, ms: number): Promise<number | undefined> {
+/** The first defined answer of `find`, polled every 10 ms for up to `ms`. */
+async function firstOf(find: () => number | undefined, ms: number): Promise<number | undefined> {
   const deadline = now() + ms;
+  while (now() < deadline) {
+    const at = find();
+    if (at !== undefined) return at;
+    await sleep(10);
+  }
+  return undefined;
+}
+
+/** When the first loud frame after `after` arrived at the user, from any speaking participant. */
+function firstLoud(recorders: Recorder<ReceivedAudioFrame>[], after: number, ms: number): Promise<number | undefined> {
   // Search from the end: frames are in arrival order, and only the newest can be after `after`.
   const find = () => {
     let best: number | undefined;
@@ -265,12 +287,7 @@ async function firstLoud(recorders: Recorder<ReceivedAudioFrame>[], after: numbe
     }
     return best;
   };
-  while (now() < deadline) {
-    const at = find();
-    if (at !== undefined) return at;
-    await sleep(10);
-  }
-  return undefined;
+  return firstOf(find, ms);
 }
 
 function report(family: Family, minutes: number, samples: MemoryPoint[], endToEnd: number[], failedTurns: number): LongCallResult {
