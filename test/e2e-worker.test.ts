@@ -499,7 +499,8 @@ describe('the real worker (npm run dev) in a room with a user', { timeout: 120_0
     const restTo = Math.min(firstFrameAt, reply.start) - 100;
     const listened = between(c.video.frames, c.greetingEnd! + 300, restTo);
     const rest = between(listened, restTo - 2_400, restTo).length >= 10 ? between(listened, restTo - 2_400, restTo) : listened.slice(-10);
-    const motion = mouthMotion(between(c.video.frames, restTo, reply.end + 1_000), rest);
+    // (From a second before: the lag search below looks back that far.)
+    const motion = mouthMotion(between(c.video.frames, restTo - 1_000, reply.end + 1_000), rest);
     // Onsets: the first loud audio frame, and the first frame, of those that arrived after the worker
     // sent its first speaking frame, with the mouth clearly off its rest.
     const restNoise = Math.max(percentile(mouthMotion(rest, rest).map((m) => m.move), 90), 0.5);
