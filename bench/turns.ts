@@ -29,7 +29,7 @@ import { playTurn, type TurnResult } from './turns/play.js';
 import { probeEndOfTurn } from './turns/eot-probe.js';
 import { drawer, PROFILE_NAMES, PROFILES, type ProfileName } from './turns/profiles.js';
 import { firstClausePacingMs, formatTable, summarize, writeCdfPlot, writeJson, type BenchReport } from './turns/report.js';
-import { startRig, type ConfigName, type Rig } from './turns/rig.js';
+import { liveWorkers, startRig, type ConfigName, type Rig } from './turns/rig.js';
 import { measureTransport } from './turns/transport.js';
 
 /** What the fake LLM answers: short spoken replies, each opening with a short clause, as LLMs do in voice. */
@@ -89,6 +89,13 @@ const inference = await startLoopbackServer(
   (_req: IncomingMessage, socket) => socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'),
 );
 const rigs = new Map<ConfigName, Rig>();
+// Ctrl+C must not leave two workers (and their job processes) running behind it.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    progress(`${signal}: stopping the workers …`);
+    void Promise.allSettled([...liveWorkers].map((w) => w.stop(10_000))).then(() => process.exit(130));
+  });
+}
 const results = new Map<ConfigName, TurnResult[]>(configs.map((c) => [c, []]));
 let exitCode = 0;
 try {

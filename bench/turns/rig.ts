@@ -35,6 +35,9 @@ export interface RigOptions {
   inferenceUrl: string;
 }
 
+/** Every worker a rig started and has not stopped yet, so an interrupted bench can stop them. */
+export const liveWorkers = new Set<WorkerProcess>();
+
 export async function startRig(options: RigOptions): Promise<Rig> {
   const queue: string[] = [];
   let reply = 'Okay.';
@@ -67,8 +70,10 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     LIVEKIT_INFERENCE_URL: options.inferenceUrl,
     ...options.env,
   });
+  liveWorkers.add(worker);
   const closeAll = async () => {
     await worker.stop(20_000).catch(() => undefined);
+    liveWorkers.delete(worker);
     await Promise.all([deepgram.close(), openai.close()]);
   };
   try {
