@@ -425,7 +425,9 @@ describe('the real worker (npm run dev) in a room with a user', { timeout: 120_0
     expect(reply.start - questionEndAt - 2 * audioPath, 'end of question → first reply audio at the user, less transport').toBeLessThan(7_500);
 
     // The turn's latency reaches the user as a data message, with plausible stages.
-    await waitUntil(() => c.latency.length > 0, 10_000, `the ${LATENCY_TOPIC} data message`);
+    await waitUntil(() => c.latency.length > 0, 20_000, `the ${LATENCY_TOPIC} data message`).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; the worker on turns:\n${worker.lines.filter((l) => /turn|latency|budget/i.test(l)).slice(-10).join('\n')}`);
+    });
     const { message } = c.latency[0]!;
     expect(message).toMatchObject({ type: 'turn_latency', v: 1, turn: 1 });
     const { marks } = message;
