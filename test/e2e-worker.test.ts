@@ -509,8 +509,8 @@ describe('the real worker (npm run dev) in a room with a user', { timeout: 120_0
     const restTo = Math.min(firstFrameAt, reply.start) - 100;
     const listened = between(c.video.frames, c.greetingEnd! + 300, restTo);
     const rest = between(listened, restTo - 2_400, restTo).length >= 10 ? between(listened, restTo - 2_400, restTo) : listened.slice(-10);
-    // (From a second before: the lag search below looks back that far.)
-    const motion = mouthMotion(between(c.video.frames, restTo - 1_000, reply.end + 1_000), rest);
+    // (From two seconds before: the lag search below may look back that far.)
+    const motion = mouthMotion(between(c.video.frames, restTo - 2_000, reply.end + 1_000), rest);
     // Onsets: the first loud audio frame, and the first frame, of those that arrived after the worker
     // sent its first speaking frame, with the mouth clearly off its rest.
     const restNoise = Math.max(percentile(mouthMotion(rest, rest).map((m) => m.move), 90), 0.5);
@@ -518,9 +518,6 @@ describe('the real worker (npm run dev) in a room with a user', { timeout: 120_0
     const mouthOnset = motion.find((m, i) => m.at > firstFrameAt && m.move > 3 * restNoise && (motion[i + 1]?.move ?? 0) > 3 * restNoise)?.at;
     expect(mouthOnset, 'the mouth opening at the viewer').toBeDefined();
     const onsetOffset = mouthOnset! - reply.start;
-    // Over the whole reply: the lag at which the mouth's movement best follows the voice's loudness
-    // (searched wide: a loaded transport alone can put the picture ~0.5 s ahead of the sound).
-    const lag = bestLag(c.audio.frames, motion, reply.start - 200, reply.end + 200, 900);
 
     // The transport's own skew (video path − audio path) for the avatar's tracks: that of same-tick
     // pulses from a plain publisher in the same room, sent while the reply played, through the same
@@ -531,6 +528,12 @@ describe('the real worker (npm run dev) in a room with a user', { timeout: 120_0
     const skews = paths.map((p) => p.video - p.audio);
     const beyond = heldBeyondReference(c);
     const transport = median(skews) + beyond.video - beyond.audio;
+    // Over the whole reply: how well the mouth's movement follows the voice's loudness at the lag
+    // where it fits best within 200 ms of the transport's skew: a worker in sync shows it there. (A
+    // search over every lag finds spurious peaks when a starved machine delivers frames in bursts:
+    // measured +840 ms, r=0.27, with the onset and the transport agreeing on -640 and -890.)
+    const lag = bestLag(c.audio.frames, motion, reply.start - 200, reply.end + 200, 200, 10, Math.round(transport / 10) * 10);
+    const anyLag = bestLag(c.audio.frames, motion, reply.start - 200, reply.end + 200, 1_500);
     const { before, after } = c.question!.jitter;
     measured.jitterBuffersHeldMs = `${['avatar_audio', 'avatar_video', 'reference_audio', 'reference_video']
       .map((t) => {
@@ -540,18 +543,19 @@ describe('the real worker (npm run dev) in a room with a user', { timeout: 120_0
       .join(', ')} (server + viewer, mean over the turn)`;
     measured.transportAvSkewMs = `${transport.toFixed(0)} (video − audio of same-tick pulses: ${skews.map((x) => x.toFixed(0)).join(', ')}; the avatar's jitter buffers beyond the reference's: video ${beyond.video.toFixed(0)}, audio ${beyond.audio.toFixed(0)})`;
     measured.avOffsetOnsetMs = `${onsetOffset.toFixed(0)} (mouth onset − voice onset; negative: mouth first)`;
-    measured.avOffsetBestLagMs = `${lag.lagMs} (r=${lag.r.toFixed(2)}; the lag at which the mouth best follows the voice over the reply)`;
+    measured.avOffsetBestLagMs = `${lag.lagMs} (r=${lag.r.toFixed(2)}; the lag within 200 ms of the transport's skew at which the mouth best follows the voice over the reply; over any lag: ${anyLag.lagMs}, r=${anyLag.r.toFixed(2)})`;
     measured.avOffsetWorkerShareMs = `${(lag.lagMs - transport).toFixed(0)} by best lag, ${(onsetOffset - transport).toFixed(0)} by onset (less the transport's skew)`;
     measured.referencePaths = paths.map((p) => `audio +${p.audio.toFixed(0)} video +${p.video.toFixed(0)}`).join('; ');
     measured.avatarPaths = `audio +${(reply.start - firstFrameAt).toFixed(0)} video +${(mouthOnset! - firstFrameAt).toFixed(0)} (from the worker's first speaking frame)`;
     const sizes: string[] = [];
     for (const f of c.video.frames) if (sizes.at(-1)?.startsWith(`${f.width}x`) !== true) sizes.push(`${f.width}x${f.height}@${(f.at - c.joinedAt).toFixed(0)}`);
     measured.receivedVideoSizes = sizes.join(' → ');
-    expect(lag.r, 'the mouth follows the voice').toBeGreaterThan(0.3);
-    // What the worker adds to the transport's own skew: the viewer would see this much on a
-    // transport that kept the two in step. (The onset is the noisier of the two measures: a frame
-    // late or dropped moves it by 40 ms or more.)
-    expect(Math.abs(lag.lagMs - transport), "the worker's share of the A/V offset (best lag − transport skew)").toBeLessThan(200);
+    // The mouth follows the voice within 200 ms of where the transport alone would put it: what the
+    // worker adds to the transport's skew is less than that (a viewer would see it on a transport
+    // that kept the two in step).
+    expect(lag.r, "the mouth follows the voice, at the transport's skew ± 200 ms").toBeGreaterThan(0.3);
+    // And the mouth starts with the voice. (The noisier measure: a frame late or dropped moves it by
+    // 40 ms or more.)
     expect(Math.abs(onsetOffset - transport), "the worker's share of the A/V offset (onset − transport skew)").toBeLessThan(300);
   });
 

@@ -89,6 +89,7 @@ export function mouthMotion(frames: readonly ReceivedVideoFrame[], rest: readonl
  * The lag (ms, positive when the mouth moves after the voice) at which the mouth's movement best
  * follows the voice's loudness, both sampled every `stepMs` over `from`..`to` (the latest frame
  * at or before each sample, as a screen and a speaker would hold them), and the correlation there.
+ * Lags are searched within `maxLagMs` of `centerMs`.
  */
 export function bestLag(
   audio: readonly ReceivedAudioFrame[],
@@ -97,6 +98,7 @@ export function bestLag(
   to: number,
   maxLagMs = 500,
   stepMs = 10,
+  centerMs = 0,
 ): { lagMs: number; r: number } {
   const sample = <T extends { at: number }>(series: readonly T[], value: (x: T) => number, t: number): number => {
     // Series are in arrival order; binary search for the last at <= t.
@@ -120,7 +122,7 @@ export function bestLag(
   for (let t = from; t <= to; t += stepMs) times.push(t);
   const voice = times.map(loudness);
   let best = { lagMs: 0, r: -Infinity };
-  for (let lag = -maxLagMs; lag <= maxLagMs; lag += stepMs) {
+  for (let lag = centerMs - maxLagMs; lag <= centerMs + maxLagMs; lag += stepMs) {
     const mouth = times.map((t) => sample(motion, (m) => m.move, t + lag));
     const r = pearson(voice, mouth);
     if (r > best.r) best = { lagMs: lag, r };
