@@ -110,7 +110,8 @@ describe('npm run converse', () => {
 
   it('stops with the variable to fix when the config is incomplete', async () => {
     writeFileSync(join(dir, 'q.wav'), readFileSync(join(dir, 'question.wav')));
-    const r = await run(['converse', '--input', join(dir, 'q.wav'), '--out', join(dir, 'r.mp4')], { OPENAI_API_KEY: 'sk-x-123456' });
+    // OpenAI alone is a whole pipeline now; asking for Deepgram without its key is not.
+    const r = await run(['converse', '--input', join(dir, 'q.wav'), '--out', join(dir, 'r.mp4')], { OPENAI_API_KEY: 'sk-x-123456', STT_PROVIDER: 'deepgram' });
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/config error: STT_API_KEY/);
   });
