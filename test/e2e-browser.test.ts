@@ -34,7 +34,6 @@ import {
   frameDifference,
   frameSpread,
   launchBrowser,
-  microphoneOpenings,
   peerConnectionStats,
   sampleVideo,
   type BrowserSession,
@@ -65,18 +64,6 @@ let pageUrl: string;
 let browser: BrowserSession;
 
 const since = (t0: number) => Math.round(performance.now() - t0);
-
-/** Milliseconds of audio the fake speech-to-text has received from the agent, all streams together. */
-function sttAudioMs(): number {
-  let ms = 0;
-  for (const r of deepgram.requests) {
-    if (r.endpoint !== 'listen' || !r.binaryBytes) continue;
-    const rate = Number(r.query.get('sample_rate'));
-    const channels = Number(r.query.get('channels') ?? '1');
-    if (rate > 0 && channels > 0) ms += (r.binaryBytes / (2 * rate * channels)) * 1000;
-  }
-  return ms;
-}
 
 /** Everything the worker, the test server, the fakes and the page said: appended to a failure. */
 async function diagnostics(page?: Page): Promise<string> {
@@ -161,14 +148,14 @@ describe.skipIf(skip)('the page in a real browser, against the real worker', () 
     pageUrl = `${await web.listen({ host: '127.0.0.1', port: 0 })}/`;
 
     await step('the worker registering with the test server', undefined, async () => {
-      const deadline = Date.now() + 90_000;
+      const deadline = Date.now() + 45_000;
       while (!server.workers().some((w) => w.agentName === AGENT_NAME)) {
         if (worker.exit !== undefined) throw new Error(`the worker exited (${worker.exit}) before registering`);
-        if (Date.now() > deadline) throw new Error('timed out after 90000 ms');
+        if (Date.now() > deadline) throw new Error('timed out after 45000 ms');
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     });
-  }, 300_000);
+  }, 90_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -223,27 +210,12 @@ describe.skipIf(skip)('the page in a real browser, against the real worker', () 
     });
     numbers.agentListeningMs = since(t0);
 
-    // 3. The user asks. Chromium plays the file from when the page opens the microphone, most
-    // likely before the agent has joined. The page keeps what it captures before then (the
-    // pre-connect buffer) and the agent hears it when it arrives, if that is soon enough. If it did
-    // not hear the question, it is asked again the way a person would: by picking a microphone in
-    // the page, which reopens the capture (and the file from its start). Whether it heard it is
-    // known once its speech-to-text hears a voice, or else once the file has played out and the
-    // agent, listening, has streamed another 1.5 s of audio to its speech-to-text after that: what
-    // was on its way has arrived by then, however slow the machine.
-    const openedAt = await step('the page to open the microphone', page, async () => {
-      const opened = await microphoneOpenings(page);
-      if (opened.length === 0) throw new Error('the page never opened a microphone');
-      return opened[0]!;
-    });
-    await step('the first play of the question to end', page, () => waitFor(() => Date.now() > openedAt + questionMs, 30_000, 'the question file to play out'));
-    const sttAtPlayedOut = sttAudioMs();
-    await step('the agent to hear the first play, or to be past it', page, () =>
-      waitFor(() => deepgram.utterances > 0 || sttAudioMs() >= sttAtPlayedOut + 1_500, 30_000, 'a voice at the speech-to-text, or 1.5 s more audio sent to it').catch((err: unknown) => {
-        throw new Error(`${(err as Error).message} (audio sent to it: ${sttAtPlayedOut.toFixed(0)} ms when the file had played out, ${sttAudioMs().toFixed(0)} ms now; played out ${(Date.now() - openedAt - questionMs).toFixed(0)} ms ago)`);
-      }),
-    );
-    let askedAt = openedAt - performance.timeOrigin + 1_000; // the lead silence, on performance.now()'s clock
+    // 3. The user asks. Chromium started the file when the page opened the microphone, most
+    // likely before the agent had joined; then the question is asked again the way a person
+    // would fix it: by picking a microphone in the page, which reopens the capture (and the file
+    // from its start). On a machine fast enough for the agent to have heard it already, it is not.
+    await step('the first play of the question to end', page, () => waitFor(() => since(t0) > questionMs + 1_500, 20_000, 'the question file to end'));
+    let askedAt = t0 + 1_000; // the lead silence
     if (deepgram.utterances === 0) {
       numbers.askedVia = 'microphone switch';
       await step('switching the microphone in the page', page, async () => {
@@ -267,21 +239,16 @@ describe.skipIf(skip)('the page in a real browser, against the real worker', () 
     // 5. It answers: speaking, with moving video.
     await step('the avatar speaking', page, () => page.locator('[data-testid="agent-state"][data-state="speaking"]').waitFor({ timeout: 30_000 }));
     numbers.speakingAfterQuestionMs = since(askedAt);
-    // The picture changes while it speaks: sampled every ~120 ms for as long as the agent says it
-    // is speaking, until two samples have differed from the one before (or the reply is over).
     const frames: VideoSample[] = [];
-    const speaking = page.locator('[data-testid="agent-state"][data-state="speaking"]');
-    const changed = () => frames.slice(1).filter((f, i) => frameDifference(frames[i]!, f) > 0.5).length;
-    const sampling = performance.now();
-    while (changed() < 2 && (frames.length < 2 || (await speaking.count()) > 0) && since(sampling) < 30_000) {
+    for (let i = 0; i < 8; i++) {
       const s = await sampleVideo(page, VIDEO);
       if (s) frames.push(s);
       await page.waitForTimeout(120);
     }
     const diffs = frames.slice(1).map((s, i) => frameDifference(frames[i]!, s));
     numbers.speakingFrameDifferenceMax = Number(Math.max(0, ...diffs).toFixed(2));
-    numbers.speakingFramesChanged = changed();
-    numbers.speakingSamples = frames.length;
+    numbers.speakingFramesChanged = diffs.filter((d) => d > 0.5).length;
+    expect(frames.length, 'video samples while speaking').toBe(8);
     expect(numbers.speakingFramesChanged, `frames that changed while the avatar spoke (differences ${diffs.map((d) => d.toFixed(2)).join(', ')})`).toBeGreaterThanOrEqual(2);
 
     const agentCaption = page.locator('.caption[data-speaker="agent"] .caption-text');

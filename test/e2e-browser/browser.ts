@@ -53,8 +53,7 @@ export async function launchBrowser(microphoneWav: string): Promise<BrowserSessi
   const lines: string[] = [];
   page.on('console', (msg) => lines.push(`[${msg.type()}] ${msg.text()}`));
   page.on('pageerror', (error) => lines.push(`[pageerror] ${error.message}`));
-  // Every RTCPeerConnection the page makes, for the stats probe (the page keeps its Room private),
-  // and when it opens a microphone (the fake one starts its file then).
+  // Every RTCPeerConnection the page makes, for the stats probe (the page keeps its Room private).
   await page.addInitScript(() => {
     const Native = window.RTCPeerConnection;
     const all: RTCPeerConnection[] = [];
@@ -65,15 +64,6 @@ export async function launchBrowser(microphoneWav: string): Promise<BrowserSessi
         all.push(this);
       }
     } as typeof RTCPeerConnection;
-    const opened: number[] = [];
-    (window as unknown as { __microphoneOpenedAt: number[] }).__microphoneOpenedAt = opened;
-    const media = navigator.mediaDevices;
-    const getUserMedia = media.getUserMedia.bind(media);
-    media.getUserMedia = async (constraints?: MediaStreamConstraints) => {
-      const stream = await getUserMedia(constraints);
-      if (stream.getAudioTracks().length > 0) opened.push(Date.now());
-      return stream;
-    };
   });
   return {
     browser,
@@ -133,11 +123,6 @@ export function frameSpread(sample: VideoSample): number {
   let sq = 0;
   for (const y of sample.thumb) sq += (y - sample.mean) ** 2;
   return Math.sqrt(sq / sample.thumb.length);
-}
-
-/** When the page opened a microphone (wall clock, ms), each time it did: the fake one starts its file then. */
-export async function microphoneOpenings(page: Page): Promise<number[]> {
-  return page.evaluate(() => [...((window as unknown as { __microphoneOpenedAt?: number[] }).__microphoneOpenedAt ?? [])]);
 }
 
 /** Connection states and inbound/outbound RTP counters of the page's peer connections. */
