@@ -87,7 +87,10 @@ export async function playTurn(rig: Rig, turn: CorpusTurn, options: PlayOptions)
         if (stop === undefined) await sleep(20);
       }
       if (stop !== undefined) result.bargeInStopMs = Math.round(stop - bargeAt);
-      await bargePlay.done;
+      // The agent answers what the user said over it; the next turn starts after that answer, not
+      // in the quiet between the interruption and the answer.
+      const bargeEnd = await bargePlay.done;
+      while (caller.voiceOnset(bargeEnd) === undefined && now() < bargeEnd + MISSED_AFTER_MS) await sleep(20);
     }
   }
   await played.done;

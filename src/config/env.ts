@@ -72,7 +72,7 @@ export const envSchema = z.object({
   /** Silence before the VAD ends speech; the audio end-of-turn model needs at least 250. */
   VAD_MIN_SILENCE_MS: z.coerce.number({ error: 'must be a number of milliseconds' }).int().min(250, { error: 'must be at least 250 (the end-of-turn model needs 250 ms of silence)' }).max(5_000).default(300),
   ENDPOINTING_MIN_DELAY_MS: positiveMs(500),
-  ENDPOINTING_MAX_DELAY_MS: positiveMs(1500),
+  ENDPOINTING_MAX_DELAY_MS: positiveMs(2000),
   PREEMPTIVE_GENERATION: bool.default(true),
   /** Also synthesise the preemptive reply's first audio before the turn is confirmed. */
   PREEMPTIVE_TTS: bool.default(true),
