@@ -192,7 +192,8 @@ export async function writeCdfPlot(path: string, report: BenchReport): Promise<v
     });
     parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
     const summary = report.configs[s.name];
-    const ly = M.top + 12 + i * 18;
+    // Bottom right: the curves rise to the top right, where a legend would cover them.
+    const ly = H - M.bottom - 48 + i * 18;
     parts.push(`<line x1="${W - 250}" x2="${W - 226}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`, `<text x="${W - 220}" y="${ly + 4}">${s.name}: p50 ${summary?.e2eAtEarMs.p50 ?? '–'}, p95 ${summary?.e2eAtEarMs.p95 ?? '–'} ms</text>`);
   });
   parts.push('</svg>');
