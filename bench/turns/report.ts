@@ -12,6 +12,7 @@ import type { TurnResult } from './play.js';
 import type { ProfileName } from './profiles.js';
 import type { TransportMs } from './transport.js';
 import type { EotProbe } from './eot-probe.js';
+import { percentile } from '../../test/e2e/signals.js';
 
 export interface Pcts {
   p50: number;
@@ -45,14 +46,7 @@ export interface BenchReport {
   turns: Partial<Record<ConfigName, TurnResult[]>>;
 }
 
-/** Nearest-rank percentile (p in 0..1). */
-export function pct(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
-
-const pcts = (v: readonly number[], withP99 = false): Pcts => ({ p50: pct(v, 0.5), p95: pct(v, 0.95), ...(withP99 ? { p99: pct(v, 0.99) } : {}) });
+const pcts = (v: readonly number[], withP99 = false): Pcts => ({ p50: percentile(v, 50), p95: percentile(v, 95), ...(withP99 ? { p99: percentile(v, 99) } : {}) });
 
 /**
  * The time the LLM's own pacing holds back the first clause: the fake streams one word a token,
@@ -83,7 +77,7 @@ export function summarize(results: readonly TurnResult[], transport: TransportMs
   const stagesMs: Record<string, number> = {};
   for (const name of stageNames) {
     const v = answered.flatMap((r) => (r.stages?.[name] !== undefined ? [r.stages[name]!] : []));
-    if (v.length) stagesMs[name] = pct(v, 0.5);
+    if (v.length) stagesMs[name] = percentile(v, 50);
   }
   return {
     e2eAtEarMs: pcts(e2e, true),
