@@ -11,10 +11,14 @@
  *
  *   npm run bench:turns -- [--profile cloud|fast|local] [--corpus DIR] [--config both|ours|stock]
  *                          [--turns N] [--json FILE] [--plot FILE.png] [--seed N] [--barge-every N]
+ *                          [--worker-logs DIR]
  *
  * Without --corpus, a default corpus is made with espeak-ng (bench/out/corpus). Progress goes to
- * stderr; the table to stdout.
+ * stderr; the table to stdout. --worker-logs runs the workers at LOG_LEVEL=debug and writes each
+ * one's output to DIR/<config>.log at the end (why a turn was slow: agents logs every preemptive
+ * generation, end-of-turn prediction and commit).
  */
+import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -54,6 +58,7 @@ const { values: args } = parseArgs({
     plot: { type: 'string' },
     seed: { type: 'string', default: '7' },
     'barge-every': { type: 'string', default: '5' },
+    'worker-logs': { type: 'string' },
   },
 });
 
@@ -101,7 +106,17 @@ let exitCode = 0;
 try {
   for (const name of configs) {
     progress(`starting the ${name} worker …`);
-    rigs.set(name, await startRig({ name, server, profile, speechThreshold, inferenceUrl: `http://127.0.0.1:${inference.port}` }));
+    rigs.set(
+      name,
+      await startRig({
+        name,
+        server,
+        profile,
+        speechThreshold,
+        inferenceUrl: `http://127.0.0.1:${inference.port}`,
+        ...(args['worker-logs'] ? { env: { LOG_LEVEL: 'debug' } } : {}),
+      }),
+    );
   }
   progress('measuring the test server transport …');
   const before = await measureTransport(server);
@@ -163,6 +178,11 @@ try {
   for (const rig of rigs.values()) progress(`--- ${rig.name} worker output:\n${rig.worker.tail(20)}`);
   exitCode = 1;
 } finally {
+  if (args['worker-logs']) {
+    await mkdir(args['worker-logs'], { recursive: true });
+    for (const rig of rigs.values()) await writeFile(join(args['worker-logs'], `${rig.name}.log`), `${rig.worker.tail(Number.MAX_SAFE_INTEGER)}\n`);
+    progress(`worker logs: ${args['worker-logs']}`);
+  }
   for (const rig of rigs.values()) await rig.close().catch(() => undefined);
   await Promise.all([server.close(), inference.close()]);
   await dispose();

@@ -63,6 +63,7 @@ export interface Config {
     detection: 'model' | 'vad' | 'stt';
     vadMinSilenceMs: number;
     preemptiveTts: boolean;
+    preemptiveMaxPerTurn: number;
     interruptionMinDurationMs: number;
     minEndpointingDelayMs: number;
     maxEndpointingDelayMs: number;
@@ -144,6 +145,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       detection: env.TURN_DETECTION,
       vadMinSilenceMs: env.VAD_MIN_SILENCE_MS,
       preemptiveTts: env.PREEMPTIVE_TTS,
+      preemptiveMaxPerTurn: env.PREEMPTIVE_MAX_PER_TURN,
       interruptionMinDurationMs: env.INTERRUPTION_MIN_DURATION_MS,
       minEndpointingDelayMs: env.ENDPOINTING_MIN_DELAY_MS,
       maxEndpointingDelayMs: env.ENDPOINTING_MAX_DELAY_MS,

@@ -119,7 +119,14 @@ export function buildSession(config: Config, vad: VAD, overrides: SessionOverrid
           // LIVEKIT_API_KEY/SECRET): refused for a self-hosted server's keys, and while it retries,
           // barge-in by voice activity is suspended.
           interruption: { enabled: config.turn.allowInterruptions, mode: config.turn.interruptionMode, minDuration: config.turn.interruptionMinDurationMs },
-          preemptiveGeneration: { enabled: config.turn.preemptiveGeneration, preemptiveTts: config.turn.preemptiveTts },
+          // One preemptive reply per final transcript; agents stops at 3 a turn, which a sentence with
+          // three pauses (Deepgram finalises at each) uses up, and the reply is then asked for only
+          // after the turn is committed.
+          preemptiveGeneration: {
+            enabled: config.turn.preemptiveGeneration,
+            preemptiveTts: config.turn.preemptiveTts,
+            maxRetries: config.turn.preemptiveMaxPerTurn,
+          },
         },
   });
 }

@@ -32,6 +32,28 @@ async function firstSpeechRequest(preset: 'tuned' | 'stock') {
   return { input: (request.body as { input: string }).input, sentBeforeCommitMs: committedAt - request.at, timings };
 }
 
+/** A turn in four stretches: the STT finalises each, so four preemptive replies are started in it. */
+const HESITANT = ['Hmm.', 'Let me think.', 'Actually.', 'Make it Friday instead.'];
+
+async function hesitantTurn(env: Record<string, string>) {
+  pipeline = await startPipeline({
+    transcripts: HESITANT,
+    reply: REPLY,
+    // A pause of ~800 ms (trail + lead) ends the VAD's speech and the STT's utterance; the turn is
+    // committed only 2 s after the last stretch, so every stretch belongs to one turn.
+    env: { TURN_PRESET: 'tuned', ENDPOINTING_MIN_DELAY_MS: '2000', ENDPOINTING_MAX_DELAY_MS: '3000', ...env },
+  });
+  const turn = pipeline.nextTurn(40_000);
+  for (const [i, stretch] of HESITANT.entries()) await pipeline.say(stretch, { trailMs: i === HESITANT.length - 1 ? 900 : 600 });
+  const timings = await turn;
+  await pipeline.replyDone();
+  const committedAt = timings.endOfSpeechAt + timings.endOfTurnMs!;
+  // The reply that played is the last one asked for: the earlier ones were for part of the turn.
+  const chats = pipeline.openai.requestsFor('chat');
+  const speech = pipeline.openai.requestsFor('speech');
+  return { replySpeechBeforeCommitMs: committedAt - speech.at(-1)!.at, chats: chats.length };
+}
+
 describe('TURN_PRESET', () => {
   it('tuned: the first clause goes to the TTS before the turn is committed', async () => {
     const first = await firstSpeechRequest('tuned');
@@ -44,5 +66,17 @@ describe('TURN_PRESET', () => {
     const first = await firstSpeechRequest('stock');
     expect(first.input).toBe('Sure, I can do that.');
     expect(first.sentBeforeCommitMs).toBeLessThanOrEqual(0);
+  });
+
+  it('tuned: a turn with three pauses still has its reply prepared before it is committed', async () => {
+    const turn = await hesitantTurn({});
+    // One request per stretch (each replaces the last) and none after the commit.
+    expect(turn.chats).toBe(HESITANT.length);
+    expect(turn.replySpeechBeforeCommitMs).toBeGreaterThan(300);
+  });
+
+  it("with agents' limit of 3 preemptive replies a turn, the fourth stretch's reply waits for the commit", async () => {
+    const turn = await hesitantTurn({ PREEMPTIVE_MAX_PER_TURN: '3' });
+    expect(turn.replySpeechBeforeCommitMs).toBeLessThanOrEqual(0);
   });
 });
