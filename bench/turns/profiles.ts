@@ -33,6 +33,11 @@
  *
  * How fast the TTS delivers audio after its first byte is not published for any of these; the
  * realtime factors below (audio seconds per second of generation) are assumptions.
+ *
+ * Opening a connection (connectMs, charged by the fake OpenAI on the first request of each new
+ * connection): a TCP handshake is one round trip and a TLS 1.3 handshake one more (RFC 8446 §2), so
+ * two round trips to the API's edge; ~50 ms a round trip from a cloud region on the same continent
+ * is an assumption: 100 ms. The local profile's servers are on the same machine: 0.
  */
 
 export type ProfileName = 'cloud' | 'fast' | 'local';
@@ -55,12 +60,14 @@ export interface LatencyProfile {
   ttsTtfb: Spread;
   /** Audio seconds delivered per second after the first byte. */
   ttsRealtimeFactor: number;
+  /** What a new HTTPS connection to the LLM or TTS costs before its first request (TCP + TLS). */
+  connectMs: number;
 }
 
 export const PROFILES: Record<ProfileName, LatencyProfile> = {
-  cloud: { name: 'cloud', sttFinal: { medianMs: 250, p95Ms: 450 }, llmTtft: { medianMs: 700, p95Ms: 1500 }, llmTokenMs: 13, ttsTtfb: { medianMs: 290, p95Ms: 400 }, ttsRealtimeFactor: 5 },
-  fast: { name: 'fast', sttFinal: { medianMs: 200, p95Ms: 350 }, llmTtft: { medianMs: 120, p95Ms: 280 }, llmTokenMs: 4, ttsTtfb: { medianMs: 190, p95Ms: 330 }, ttsRealtimeFactor: 8 },
-  local: { name: 'local', sttFinal: { medianMs: 600, p95Ms: 1100 }, llmTtft: { medianMs: 450, p95Ms: 900 }, llmTokenMs: 190, ttsTtfb: { medianMs: 550, p95Ms: 800 }, ttsRealtimeFactor: 2 },
+  cloud: { name: 'cloud', sttFinal: { medianMs: 250, p95Ms: 450 }, llmTtft: { medianMs: 700, p95Ms: 1500 }, llmTokenMs: 13, ttsTtfb: { medianMs: 290, p95Ms: 400 }, ttsRealtimeFactor: 5, connectMs: 100 },
+  fast: { name: 'fast', sttFinal: { medianMs: 200, p95Ms: 350 }, llmTtft: { medianMs: 120, p95Ms: 280 }, llmTokenMs: 4, ttsTtfb: { medianMs: 190, p95Ms: 330 }, ttsRealtimeFactor: 8, connectMs: 100 },
+  local: { name: 'local', sttFinal: { medianMs: 600, p95Ms: 1100 }, llmTtft: { medianMs: 450, p95Ms: 900 }, llmTokenMs: 190, ttsTtfb: { medianMs: 550, p95Ms: 800 }, ttsRealtimeFactor: 2, connectMs: 0 },
 };
 
 /** One turn's draws: what the fakes add on this turn. */

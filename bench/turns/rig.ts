@@ -47,6 +47,8 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   openai.setKnobs('chat', { tokenIntervalMs: profile.llmTokenMs });
   // 100 ms chunks, delivered `ttsRealtimeFactor` times faster than they play.
   openai.setKnobs('speech', { chunkIntervalMs: Math.round(100 / profile.ttsRealtimeFactor) });
+  // The handshakes a cloud API costs on each new connection (this fake is plain HTTP on loopback).
+  openai.setConnectMs(profile.connectMs);
   const agentName = `bench-${options.name}`;
   const worker = startWorkerProcess({
     LIVEKIT_URL: server.url,

@@ -64,6 +64,7 @@ export interface Config {
     vadMinSilenceMs: number;
     preemptiveTts: boolean;
     preemptiveMaxPerTurn: number;
+    warmConnections: boolean;
     interruptionMinDurationMs: number;
     minEndpointingDelayMs: number;
     maxEndpointingDelayMs: number;
@@ -146,6 +147,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       vadMinSilenceMs: env.VAD_MIN_SILENCE_MS,
       preemptiveTts: env.PREEMPTIVE_TTS,
       preemptiveMaxPerTurn: env.PREEMPTIVE_MAX_PER_TURN,
+      warmConnections: env.WARM_CONNECTIONS,
       interruptionMinDurationMs: env.INTERRUPTION_MIN_DURATION_MS,
       minEndpointingDelayMs: env.ENDPOINTING_MIN_DELAY_MS,
       maxEndpointingDelayMs: env.ENDPOINTING_MAX_DELAY_MS,

@@ -77,6 +77,8 @@ export const envSchema = z.object({
   /** Also synthesise the preemptive reply's first audio before the turn is confirmed. */
   PREEMPTIVE_TTS: bool.default(true),
   /** Preemptive replies started per user turn (agents' maxRetries, default 3): one per final transcript. */
+  /** Keep the LLM's and TTS's HTTP connections open while the user speaks (connection-warmer.ts). */
+  WARM_CONNECTIONS: bool.default(true),
   PREEMPTIVE_MAX_PER_TURN: z.coerce.number({ error: 'must be a whole number' }).int().min(1, { error: 'must be at least 1' }).max(50).default(10),
   ALLOW_INTERRUPTIONS: bool.default(true),
   /** Speech over the avatar at least this long interrupts it. */

@@ -7,7 +7,7 @@ import { ClauseFirstTokenizer } from './clause-tokenizer.js';
 import { ResilientStt } from './resilient-stt.js';
 import { StreamingSpeechTTS } from './streaming-speech-tts.js';
 
-const OPENAI_BASE_URL = 'https://api.openai.com/v1';
+export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
 /** Builds the STT, LLM and TTS the config names. One function a stage, nothing else. */
 

@@ -4,6 +4,7 @@ import { TransformStream, type ReadableStream } from 'node:stream/web';
 import type { Config } from '../config/config.js';
 import type { TurnTimeline } from '../metrics/turn-timeline.js';
 import { buildLlm, buildStt, buildTts } from './providers.js';
+import { ConnectionWarmer, warmTargets } from './connection-warmer.js';
 
 /**
  * The agent: its instructions, plus taps on the LLM and TTS nodes that note, in wall-clock time,
@@ -89,7 +90,7 @@ export function buildSession(config: Config, vad: VAD, overrides: SessionOverrid
   const detection = overrides.turnDetection ?? config.turn.detection;
   const turnDetection = detection === 'model' ? new inference.TurnDetector({ version: 'v1-mini' }) : detection;
   const stock = config.turn.preset === 'stock';
-  return new voice.AgentSession({
+  const session = new voice.AgentSession({
     vad,
     stt: buildStt(config.stt, vad),
     llm: buildLlm(config.llm),
@@ -129,6 +130,16 @@ export function buildSession(config: Config, vad: VAD, overrides: SessionOverrid
           },
         },
   });
+  if (!stock && config.turn.warmConnections) warmConnectionsWhileUserSpeaks(session, new ConnectionWarmer(warmTargets(config)));
+  return session;
+}
+
+function warmConnectionsWhileUserSpeaks(session: voice.AgentSession, warmer: ConnectionWarmer): void {
+  session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
+    if (ev.newState === 'speaking') warmer.userStartedSpeaking();
+    else if (ev.oldState === 'speaking') warmer.userStoppedSpeaking();
+  });
+  session.on(voice.AgentSessionEventTypes.Close, () => warmer.close());
 }
 
 /** The VAD for a preset: tuned ends speech after VAD_MIN_SILENCE_MS; stock keeps Silero's 550 ms. */

@@ -62,6 +62,11 @@ export interface FakeOpenAIOptions {
   knobs?: Partial<OpenAIKnobs>;
   /** RMS (PCM16 units) above which uploaded audio counts as speech. Default 400. */
   speechThreshold?: number;
+  /**
+   * What opening a connection costs: the first request on each new connection waits this long, as
+   * the TCP and TLS handshakes to a cloud API delay it (this fake is plain HTTP on loopback).
+   */
+  connectMs?: number;
 }
 
 export interface FakeOpenAI {
@@ -72,6 +77,10 @@ export interface FakeOpenAI {
   requestsFor(endpoint: OpenAIEndpoint | 'models'): RecordedRequest[];
   knobs<E extends OpenAIEndpoint>(endpoint: E): Readonly<OpenAIKnobs[E]>;
   setKnobs<E extends OpenAIEndpoint>(endpoint: E, patch: Partial<OpenAIKnobs[E]>): void;
+  /** See FakeOpenAIOptions.connectMs. */
+  setConnectMs(ms: number): void;
+  /** The endpoint of the first request on each connection opened so far, in order. */
+  connectionsOpenedBy(): readonly string[];
   close(): Promise<void>;
 }
 
@@ -111,10 +120,22 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const transcripts = new ScriptedTranscripts(options.transcripts);
   const server = await startLoopbackServer((req, res) => void route(req, res).catch(() => res.destroy()));
   const signal = server.signal;
+  // How long an idle connection stays open: 5 s as in uvicorn (vLLM, Kokoro-FastAPI, Speaches) and
+  // Node, the shortest of the real servers (Cloudflare's front of the cloud APIs keeps 30-400 s).
+  server.server.keepAliveTimeout = 5_000;
+
+  let connectMs = options.connectMs ?? 0;
+  const opened = new WeakSet<object>();
+  const openedBy: string[] = [];
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = parseUrl(req);
     const endpoint = ENDPOINTS[`${req.method} ${url.pathname}`];
+    if (!opened.has(req.socket)) {
+      opened.add(req.socket);
+      openedBy.push(endpoint ?? url.pathname);
+      await sleep(connectMs, signal);
+    }
     const raw = await readBody(req);
     if (!endpoint) return sendJson(res, 404, oaiError(`Invalid URL (${req.method} ${url.pathname})`, 'invalid_request_error', null));
 
@@ -285,6 +306,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     requestsFor: (endpoint) => log.for(endpoint),
     knobs: <E extends OpenAIEndpoint>(endpoint: E) => (knobs[endpoint] as KnobStore<OpenAIKnobs[E]>).current,
     setKnobs: (endpoint, patch) => (knobs[endpoint] as KnobStore<FaultKnobs>).set(patch),
+    setConnectMs: (ms) => {
+      connectMs = ms;
+    },
+    connectionsOpenedBy: () => openedBy,
     close: () => server.close(),
   };
 }
