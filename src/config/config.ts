@@ -57,7 +57,7 @@ export interface Config {
   tts: TtsConfig;
   /** Which provider each stage uses and which key chose it; keys present but unused. */
   choices: ProviderChoices;
-  agent: { instructions: string; greeting: string };
+  agent: { instructions: string; greeting: string; historyMaxItems: number };
   turn: {
     preset: 'tuned' | 'stock';
     detection: 'model' | 'vad' | 'stt';
@@ -140,7 +140,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     tts: ttsConfig(env, choices.tts.provider),
     choices,
-    agent: { instructions: env.AGENT_INSTRUCTIONS, greeting: env.AGENT_GREETING },
+    agent: { instructions: env.AGENT_INSTRUCTIONS, greeting: env.AGENT_GREETING, historyMaxItems: env.LLM_HISTORY_MAX_ITEMS },
     turn: {
       preset: env.TURN_PRESET,
       detection: env.TURN_DETECTION,

@@ -64,6 +64,8 @@ export const envSchema = z.object({
       'You are a friendly, concise voice assistant shown as an animated avatar. Answer in one to three short spoken sentences, without lists, markdown or emoji.',
     ),
   AGENT_GREETING: z.string().default('Hi! I can hear you. What would you like to talk about?'),
+  /** The most recent conversation items the LLM is sent each turn (the instructions always go). */
+  LLM_HISTORY_MAX_ITEMS: z.coerce.number({ error: 'must be a whole number' }).int().min(2, { error: 'must be at least 2 (the question and the answer before it)' }).max(10_000).default(60),
 
   // Turn taking
   /** tuned: this project's measured settings (bench:turns). stock: what agents-js 1.9 and LiveKit's examples give, to compare. */

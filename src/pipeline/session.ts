@@ -19,10 +19,15 @@ export class ConversationAgent extends voice.Agent {
     tools: Record<string, llm.AnonFunctionTool<any, any, any>> = {},
   ) {
     super({ instructions: config.agent.instructions, tools });
+    this.historyMaxItems = config.agent.historyMaxItems;
   }
 
+  private readonly historyMaxItems: number;
+
   override async llmNode(chatCtx: llm.ChatContext, toolCtx: llm.ToolContext, modelSettings: voice.ModelSettings) {
-    const stream = await voice.Agent.default.llmNode(this, chatCtx, toolCtx, modelSettings);
+    // What the LLM reads is bounded (LLM_HISTORY_MAX_ITEMS); the session's own history is kept whole.
+    const recent = chatCtx.items.length > this.historyMaxItems + 1 ? chatCtx.copy().truncate(this.historyMaxItems) : chatCtx;
+    const stream = await voice.Agent.default.llmNode(this, recent, toolCtx, modelSettings);
     const timeline = this.timeline;
     return stream && timeline ? tapFirst(stream, () => timeline.markLlmFirstToken(Date.now()), hasText) : stream;
   }
