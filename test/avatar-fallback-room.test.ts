@@ -71,7 +71,7 @@ async function call(knobs: Partial<FakeAvatarKnobs> & { leaveAfterMs?: number } 
   await mkdir(join(dir, 'face'), { recursive: true });
   await writeFile(join(dir, 'face', 'avatar.json'), JSON.stringify({ adapter: 'builtin' }));
   await mkdir(join(dir, 'tavus'), { recursive: true });
-  await writeFile(join(dir, 'tavus', 'avatar.json'), JSON.stringify({ adapter: 'tavus', palId: 'p-echo-1', apiUrl: tavus.baseUrl, joinTimeoutMs: 4000, fallback: ['face'] }));
+  await writeFile(join(dir, 'tavus', 'avatar.json'), JSON.stringify({ adapter: 'tavus', palId: 'p-echo-1', apiUrl: tavus.baseUrl, joinTimeoutMs: 4000, firstVideoTimeoutMs: 4000, fallback: ['face'] }));
   const session = new voice.AgentSession({});
   const started = performance.now();
   const avatar = await attachAvatar(
@@ -119,7 +119,7 @@ describe('avatar fallback in a room', () => {
     expect(c.attachMs).toBeLessThan(3_000);
   });
 
-  it("the provider's avatar never publishes video: the builtin face starts after the join timeout", async () => {
+  it("the provider's avatar never publishes video: the builtin face starts after its first-video deadline", async () => {
     const c = await call({ neverPublishVideo: true });
     expect(c.avatar.handle.profile.name).toBe('face');
     expect(c.avatar.fallbacks[0]?.reason).toMatch(/video|publish|time/i);

@@ -5,17 +5,22 @@
  * errors name the provider and what to check and never carry a secret, and LiveAvatar's speech
  * travels over its websocket.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { initializeLogger, voice } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
+import { AccessToken } from 'livekit-server-sdk';
+import WebSocket from 'ws';
+import { attachAvatar } from '../src/avatar/registry.js';
 import type { AvatarKeys } from '../src/config/config.js';
+import { loadAvatarProfile } from '../src/config/avatar-profile.js';
 import { createLogger } from '../src/logging.js';
-import { createTavusEchoPal, launcherFor, remoteProfileSchema, type RemoteProfile } from '../src/avatar/remote/index.js';
+import { createTavusEchoPal, launcherFor, livekitUrlForProvider, remoteProfileSchema, TAVUS_STOCK_PAL_ID, type RemoteProfile } from '../src/avatar/remote/index.js';
 import type { LaunchRequest } from '../src/avatar/remote/launcher.js';
-import { LiveAvatarOutput } from '../src/avatar/remote/liveavatar-output.js';
+import { FIRST_CHUNK_S, LiveAvatarOutput } from '../src/avatar/remote/liveavatar-output.js';
+import { parsePlaybackFinished } from '../src/avatar/remote/remote-output.js';
 import { mintAvatarToken } from '../src/avatar/remote/token.js';
 import {
   startFakeAnam,
@@ -34,6 +39,7 @@ const logger = createLogger({ level: 'error' });
 const LIVEKIT = { url: 'ws://127.0.0.1:7880', apiKey: 'devkey', apiSecret: 'secret-secret-secret-secret-secret' };
 const KEY = 'prov-key-0123456789';
 const KEYS: AvatarKeys = { tavus: KEY, liveavatar: KEY, hedra: KEY, bey: KEY, anam: KEY, lemonslice: KEY, launchSecret: KEY };
+const HOUR = 3600;
 
 const fakes: ProviderFake[] = [];
 afterEach(async () => {
@@ -58,13 +64,95 @@ async function request(identity: string, signal = new AbortController().signal):
 describe('profiles', () => {
   it('fill defaults per provider and refuse a profile that names no avatar', () => {
     const tavus = profile({ adapter: 'tavus', palId: 'p1' });
-    expect(tavus).toMatchObject({ apiUrl: 'https://tavusapi.com', sampleRate: 24000, joinTimeoutMs: 20000, fallback: [] });
-    expect(profile({ adapter: 'hedra', avatarId: 'h' }).sampleRate).toBe(16000);
+    expect(tavus).toMatchObject({ apiUrl: 'https://tavusapi.com', sampleRate: 24000, fallback: [] });
     expect(profile({ adapter: 'lemonslice', agentId: 'a' }).sampleRate).toBe(16000);
-    expect(() => remoteProfileSchema.parse({ adapter: 'hedra' })).toThrow(/exactly one of avatarId or avatarImage/);
     expect(() => remoteProfileSchema.parse({ adapter: 'lemonslice', agentId: 'a', agentImageUrl: 'https://x/y.png' })).toThrow(/exactly one/);
-    expect(() => remoteProfileSchema.parse({ adapter: 'tavus' })).toThrow();
+    expect(() => remoteProfileSchema.parse({ adapter: 'bey' })).toThrow(/avatarId/);
     expect(() => remoteProfileSchema.parse({ adapter: 'bey', avatarId: 'b', avatarIdentity: 'has space' })).toThrow(/participant identity/);
+  });
+
+  it("Tavus without a PAL uses Tavus' stock PAL, as LiveKit's plugins do", () => {
+    expect(TAVUS_STOCK_PAL_ID).toBe('pb87e71797da');
+    expect(profile({ adapter: 'tavus' })).toMatchObject({ palId: 'pb87e71797da' });
+  });
+
+  it('start deadlines: one per step, long enough for a 30-60 s cold start by default, set per profile', () => {
+    const p = profile({ adapter: 'bey', avatarId: 'b' });
+    expect(p).toMatchObject({ launchTimeoutMs: 30_000, joinTimeoutMs: 90_000, firstVideoTimeoutMs: 30_000 });
+    // A provider bringing up a GPU for the avatar takes up to a minute to join: that start must not be cut off.
+    expect(p.joinTimeoutMs).toBeGreaterThan(60_000);
+    const tuned = profile({ adapter: 'bey', avatarId: 'b', launchTimeoutMs: 5000, joinTimeoutMs: 120_000, firstVideoTimeoutMs: 10_000 });
+    expect(tuned).toMatchObject({ launchTimeoutMs: 5000, joinTimeoutMs: 120_000, firstVideoTimeoutMs: 10_000 });
+    expect(() => remoteProfileSchema.parse({ adapter: 'bey', avatarId: 'b', joinTimeoutMs: 10 })).toThrow(/joinTimeoutMs|>=1000|too small/i);
+  });
+
+  it('the LiveKit URL handed to a provider is always ws:// or wss://', () => {
+    expect(livekitUrlForProvider('https://my-project.livekit.cloud')).toBe('wss://my-project.livekit.cloud');
+    expect(livekitUrlForProvider('HTTPS://my-project.livekit.cloud/')).toBe('wss://my-project.livekit.cloud/');
+    expect(livekitUrlForProvider('http://10.0.0.5:7880')).toBe('ws://10.0.0.5:7880');
+    expect(livekitUrlForProvider('wss://my-project.livekit.cloud')).toBe('wss://my-project.livekit.cloud');
+    expect(livekitUrlForProvider('ws://127.0.0.1:7880')).toBe('ws://127.0.0.1:7880');
+  });
+
+  it('an lk.playback_finished payload is read as agents-js reads it; what is malformed gets a default and is named, never refused', () => {
+    expect(parsePlaybackFinished('{"playback_position": 1.5, "interrupted": true, "synchronized_transcript": "hi"}')).toEqual({ position: 1.5, interrupted: true, transcript: 'hi', problems: [] });
+    expect(parsePlaybackFinished('{"playbackPosition": 2, "interrupted": false}')).toEqual({ position: 2, interrupted: false, problems: [] });
+    expect(parsePlaybackFinished('not json')).toEqual({ interrupted: false, problems: ['not JSON'] });
+    expect(parsePlaybackFinished('[1]').problems).toEqual(['not a JSON object']);
+    const odd = parsePlaybackFinished('{"playback_position": "1.2", "interrupted": "false"}');
+    expect(odd).toMatchObject({ interrupted: false });
+    expect(odd.position).toBeUndefined();
+    expect(odd.problems).toEqual(['playback_position is not a non-negative number', 'interrupted is not a boolean']);
+  });
+});
+
+describe('Hedra (its realtime API was switched off upstream on 2026-04-15)', () => {
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+  });
+  async function profilesDir(profiles: Record<string, Record<string, unknown>>): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'hedra-profiles-'));
+    dirs.push(dir);
+    for (const [name, json] of Object.entries(profiles)) {
+      await mkdir(join(dir, name), { recursive: true });
+      await writeFile(join(dir, name, 'avatar.json'), JSON.stringify(json));
+    }
+    return dir;
+  }
+  const fakeSession = () => ({ output: { audio: null } }) as unknown as voice.AgentSession;
+
+  it('a Hedra profile stops at profile load, saying what happened and what to use instead, and Hedra is never called', async () => {
+    const hedra = await fake(startFakeHedra(fakeOpts));
+    const dir = await profilesDir({ hedra: { adapter: 'hedra', avatarId: 'h-1', apiUrl: hedra.baseUrl } });
+    const err = (await loadAvatarProfile(dir, 'hedra').catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/hedra\/avatar\.json: adapter names Hedra, whose realtime avatar API was switched off upstream on 2026-04-15/);
+    expect(err.message).toMatch(/change adapter to another streaming provider \(tavus, liveavatar, bey, anam or lemonslice\) or to builtin/);
+    expect(() => remoteProfileSchema.parse({ adapter: 'hedra', avatarId: 'h-1' })).toThrow(/switched off upstream on 2026-04-15/);
+
+    // A call asked to show it goes on voice only, saying why; nothing reaches Hedra.
+    const avatar = await attachAvatar({ session: fakeSession(), logger, keys: KEYS }, dir, 'hedra');
+    expect(avatar.handle.profile.name).toBe('none');
+    expect(avatar.fallbacks[0]!.reason).toMatch(/switched off upstream on 2026-04-15/);
+    await avatar.close();
+    expect(hedra.requests).toEqual([]);
+  });
+
+  it('a profile whose fallback chain reaches a Hedra profile is refused at load, naming the chain', async () => {
+    const hedra = await fake(startFakeHedra(fakeOpts));
+    const dir = await profilesDir({
+      main: { adapter: 'bey', avatarId: 'b', fallback: ['face'] },
+      face: { adapter: 'builtin', fallback: ['old-hedra'] },
+      'old-hedra': { adapter: 'hedra', avatarId: 'h-1', apiUrl: hedra.baseUrl },
+    });
+    await expect(loadAvatarProfile(dir, 'main')).rejects.toThrow(/main\/avatar\.json: fallback reaches face → old-hedra, whose profile names Hedra.*remove this profile from every fallback list/);
+    await expect(loadAvatarProfile(dir, 'face')).rejects.toThrow(/fallback reaches old-hedra/);
+    // The supervisor takes none of that chain: voice only, and Hedra is never called.
+    const avatar = await attachAvatar({ session: fakeSession(), logger, keys: KEYS }, dir, 'main');
+    expect(avatar.handle.profile.name).toBe('none');
+    expect(avatar.fallbacks.map((f) => f.profile)).toEqual(['main']);
+    await avatar.close();
+    expect(hedra.requests).toEqual([]);
   });
 });
 
@@ -78,7 +166,8 @@ describe('session calls against each provider API', () => {
     expect(sent.headers['x-api-key']).toBe(KEY);
     expect(sent.body).toMatchObject({ pal_id: 'p-echo', face_id: 'f-1', properties: { livekit_ws_url: LIVEKIT.url } });
     expect(tavus.tokens[0]).toMatchObject({ identity: 'tavus-avatar-agent', room: 'room-1', kind: 'agent', attributes: { 'lk.publish_on_behalf': 'agent-1' } });
-    expect(tavus.tokens[0]!.ttlSeconds).toBeLessThanOrEqual(15 * 60);
+    // The SDK's default lifetime, as the official plugins: a provider that rejoins after a drop mid-call still can.
+    expect(tavus.tokens[0]!.ttlSeconds).toBeGreaterThanOrEqual(6 * HOUR - 60);
     await launched.end!();
     expect(tavus.ended).toEqual([launched.sessionId]);
     // Ending twice (the avatar may have left first) is not an error.
@@ -92,6 +181,14 @@ describe('session calls against each provider API', () => {
     expect(tavus.requests[0]!.body).toMatchObject({ pipeline_mode: 'echo', layers: { transport: { transport_type: 'livekit' } } });
     const launcher = launcherFor(profile({ adapter: 'tavus', palId, apiUrl: tavus.baseUrl }), KEYS);
     await expect(launcher.launch(await request('tavus-avatar-agent'))).resolves.toMatchObject({ sessionId: expect.any(String) });
+  });
+
+  it("Tavus without a PAL in the profile starts the conversation with Tavus' stock PAL", async () => {
+    const tavus = await fake(startFakeTavus({ ...fakeOpts, pals: [] }));
+    await launcherFor(profile({ adapter: 'tavus', apiUrl: tavus.baseUrl }), KEYS).launch(await request('tavus-avatar-agent'));
+    expect(tavus.problems).toEqual([]);
+    expect(tavus.requests[0]!.body).toMatchObject({ pal_id: 'pb87e71797da' });
+    expect(tavus.requests[0]!.body).not.toHaveProperty('face_id');
   });
 
   it('Beyond Presence, Anam, LemonSlice and a self-hosted runner: each call is what its API takes', async () => {
@@ -120,18 +217,98 @@ describe('session calls against each provider API', () => {
     expect(runner.requests[0]!.body).toMatchObject({ url: LIVEKIT.url, room: 'room-1', token: expect.stringMatching(/^eyJ/) });
   });
 
-  it('Hedra: multipart with the LiveKit fields and a JPEG; when the service is off the error says so plainly', async () => {
-    const hedra = await fake(startFakeHedra(fakeOpts));
-    const jpeg = join(tmpdir(), `hedra-${process.pid}.jpg`);
-    await writeFile(jpeg, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 74, 70, 73, 70]));
-    await launcherFor(profile({ adapter: 'hedra', avatarImage: jpeg, apiUrl: hedra.baseUrl }), KEYS).launch(await request('hedra-avatar-agent'));
-    expect(hedra.problems).toEqual([]);
-    expect(hedra.requests[0]!.body).toMatchObject({ livekit_url: LIVEKIT.url, avatar_image: { type: 'image/jpeg' } });
+});
 
-    const off = await fake(startFakeHedra({ ...fakeOpts, disabled: true }));
-    const launcher = launcherFor(profile({ adapter: 'hedra', avatarId: 'h-1', apiUrl: off.baseUrl }), KEYS);
-    await expect(launcher.launch(await request('hedra-avatar-agent'))).rejects.toThrow(/Hedra create session failed: HTTP 503/);
-    expect(launcher.failureNote).toMatch(/disabled since April 2026/);
+describe('the fakes accept what the real APIs accept', () => {
+  /** A token as LiveKit's plugins mint it: the SDK's default lifetime (6 h), only roomJoin and the room. */
+  async function officialToken(identity: string): Promise<string> {
+    const at = new AccessToken(LIVEKIT.apiKey, LIVEKIT.apiSecret, { identity, name: identity });
+    at.kind = 'agent';
+    at.attributes = { 'lk.publish_on_behalf': 'agent-1' };
+    at.addGrant({ roomJoin: true, room: 'room-1' });
+    return at.toJwt();
+  }
+
+  it('every fake takes a 6 h token and an https:// LiveKit URL (LiveKit Cloud projects set one)', async () => {
+    const cloud = 'https://my-project.livekit.cloud';
+    const cases: [string, ProviderFake, RemoteProfile][] = [];
+    const tavus = await fake(startFakeTavus(fakeOpts));
+    cases.push(['tavus-avatar-agent', tavus, profile({ adapter: 'tavus', apiUrl: tavus.baseUrl })]);
+    const bey = await fake(startFakeBey({ ...fakeOpts, avatars: ['av-1'] }));
+    cases.push(['bey-avatar-agent', bey, profile({ adapter: 'bey', avatarId: 'av-1', apiUrl: bey.baseUrl })]);
+    const anam = await fake(startFakeAnam(fakeOpts));
+    cases.push(['anam-avatar-agent', anam, profile({ adapter: 'anam', avatarId: 'an-1', apiUrl: anam.baseUrl })]);
+    const lemon = await fake(startFakeLemonSlice(fakeOpts));
+    cases.push(['lemonslice-avatar-agent', lemon, profile({ adapter: 'lemonslice', agentId: 'ag-1', apiUrl: lemon.baseUrl })]);
+    const runner = await fake(startFakeSelfhosted(fakeOpts));
+    cases.push(['selfhosted-avatar-agent', runner, profile({ adapter: 'selfhosted', apiUrl: runner.baseUrl })]);
+    const la = await fake(startFakeLiveAvatar({ ...fakeOpts, avatars: ['la-1'] }));
+    cases.push(['liveavatar-avatar-agent', la, profile({ adapter: 'liveavatar', avatarId: 'la-1', apiUrl: la.baseUrl })]);
+    for (const [identity, provider, p] of cases) {
+      const req = { ...(await request(identity)), livekitUrl: cloud, token: await officialToken(identity) };
+      const launched = await launcherFor(p, KEYS).launch(req);
+      expect(provider.problems, p.adapter).toEqual([]);
+      expect(provider.tokens[0]!.ttlSeconds, p.adapter).toBeGreaterThanOrEqual(6 * HOUR - 60);
+      expect(provider.tokens[0]!.url, p.adapter).toBe(cloud);
+      await launched.end?.();
+    }
+  });
+
+  it('a field the API does not know is ignored, as the real API ignores it, and noted', async () => {
+    const lemon = await fake(startFakeLemonSlice(fakeOpts));
+    const token = await officialToken('lemonslice-avatar-agent');
+    const res = await fetch(`${lemon.baseUrl}/api/liveai/sessions`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ transport_type: 'livekit', properties: { livekit_url: LIVEKIT.url, livekit_token: token }, agent_id: 'ag-1', some_new_option: true }),
+    });
+    expect(res.status).toBe(200);
+    expect(lemon.problems).toEqual([]);
+    expect(lemon.ignored).toEqual(['sessions: some_new_option']);
+    // What the real API does refuse still is: a missing required field, a wrong key.
+    const bad = await fetch(`${lemon.baseUrl}/api/liveai/sessions`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body: JSON.stringify({ agent_id: 'ag-1' }) });
+    expect(bad.status).toBe(422);
+    const wrongKey = await fetch(`${lemon.baseUrl}/api/liveai/sessions`, { method: 'POST', headers: { 'x-api-key': 'nope-nope', 'content-type': 'application/json' }, body: '{}' });
+    expect(wrongKey.status).toBe(401);
+  });
+
+  it('LemonSlice takes an uploaded image (multipart payload + image), as its official plugin sends one', async () => {
+    const lemon = await fake(startFakeLemonSlice(fakeOpts));
+    const form = new FormData();
+    form.append('payload', JSON.stringify({ transport_type: 'livekit', properties: { livekit_url: LIVEKIT.url, livekit_token: await officialToken('lemonslice-avatar-agent') } }));
+    form.append('image', new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], { type: 'image/png' }), 'image.png');
+    const res = await fetch(`${lemon.baseUrl}/api/liveai/sessions`, { method: 'POST', headers: { 'x-api-key': KEY }, body: form });
+    expect(res.status).toBe(200);
+    const { session_id } = (await res.json()) as { session_id: string };
+    expect(lemon.problems).toEqual([]);
+    expect(lemon.images.get(session_id)).toEqual({ type: 'image/png', size: 4 });
+  });
+
+  it('LiveAvatar takes speech as its official plugin sends it: a fresh event_id on every message, speak_end included', async () => {
+    const la = await fake(startFakeLiveAvatar({ ...fakeOpts, avatars: ['la-1'] }));
+    const launched = await launcherFor(profile({ adapter: 'liveavatar', avatarId: 'la-1', apiUrl: la.baseUrl }), KEYS).launch(await request('liveavatar-avatar-agent'));
+    await launched.output!.close();
+    const startAnswer = la.requests.find((r) => r.endpoint === 'start')!;
+    expect(startAnswer.status).toBe(200);
+    // Our own socket to the same session, speaking as LiveKit's plugin does.
+    const wsUrl = `${la.baseUrl.replace(/^http/, 'ws')}/v1/sessions/ws/${launched.sessionId!}`;
+    const ws = new WebSocket(wsUrl);
+    const events: string[] = [];
+    ws.on('message', (d) => events.push((JSON.parse(d.toString()) as { type: string }).type));
+    await waitFor(() => events.includes('session.state_updated') && ws.readyState === WebSocket.OPEN, 5000, 'the socket to connect');
+    const chunk = (s: number) => Buffer.from(new Int16Array(Math.round(s * 24_000)).fill(1000).buffer).toString('base64');
+    let n = 0;
+    const id = () => `evt-${++n}`;
+    ws.send(JSON.stringify({ type: 'agent.speak', event_id: id(), audio: chunk(0.6) }));
+    ws.send(JSON.stringify({ type: 'agent.speak', event_id: id(), audio: chunk(0.4) }));
+    ws.send(JSON.stringify({ type: 'agent.speak_end', event_id: id() }));
+    ws.send(JSON.stringify({ type: 'agent.start_listening', event_id: id() }));
+    await waitFor(() => events.includes('agent.speak_ended'), 5000, 'agent.speak_ended');
+    ws.close();
+    expect(la.problems).toEqual([]);
+    expect(la.speech).toHaveLength(1);
+    expect(la.speech[0]!.pcm.reduce((k, p) => k + p.length, 0)).toBe(24_000);
+    await launched.end!();
   });
 });
 
@@ -198,18 +375,23 @@ describe('LiveAvatar (LITE): token, start, and speech over its websocket', () =>
     const timings: unknown[] = [];
     output.onSegmentTimings((t) => timings.push(t));
 
-    for (const f of tone(1200)) await output.captureFrame(f);
+    for (const f of tone(2800)) await output.captureFrame(f);
     output.flush();
     const ev = await output.waitForPlayout();
     expect(ev.interrupted).toBe(false);
-    expect(ev.playbackPosition).toBeCloseTo(1.2, 1);
+    expect(ev.playbackPosition).toBeCloseTo(2.8, 1);
     expect(la.speech).toHaveLength(1);
     const samples = la.speech[0]!.pcm.reduce((n, p) => n + p.length, 0);
-    expect(samples).toBe(1.2 * 24_000);
-    expect(la.speech[0]!.messages).toBeGreaterThanOrEqual(2); // a small first chunk, then ~1 s ones
+    expect(samples).toBe(2.8 * 24_000);
+    // At least 0.6 s first (the avatar must not run dry before the next arrives), then about 1 s each, the rest last.
+    expect(FIRST_CHUNK_S).toBeGreaterThanOrEqual(0.6);
+    expect(la.speech[0]!.pcm.map((p) => p.length / 24_000)).toEqual([0.6, 1.0, 1.0, expect.closeTo(0.2, 5)]);
     expect(started).toHaveLength(1);
     expect(timings).toHaveLength(1);
     expect(la.problems).toEqual([]);
+    // As LiveKit's plugin does: the avatar is told to listen once the reply is sent.
+    const types = (la.commands as { type: string }[]).map((c) => c.type).filter((t) => t !== 'session.keep_alive');
+    expect(types.slice(-2)).toEqual(['agent.speak_end', 'agent.start_listening']);
 
     await launched.end!();
     expect(la.ended).toHaveLength(1);
@@ -241,6 +423,52 @@ describe('LiveAvatar (LITE): token, start, and speech over its websocket', () =>
     expect(next.interrupted).toBe(false);
     expect(Date.now() - t1).toBeGreaterThan(300);
     expect(la.problems).toEqual([]);
+    await launched.end!();
+  });
+
+  it("an early agent.speak_ended (the voice came slower than real time) does not cut the reply: the rest is sent and played, and its end is the avatar's", async () => {
+    const la = await fake(startFakeLiveAvatar({ ...fakeOpts, avatars: ['la-1'] }));
+    la.endWhenDry = true;
+    const launched = await launcherFor(profile({ adapter: 'liveavatar', avatarId: 'la-1', apiUrl: la.baseUrl }), KEYS).launch(await request('liveavatar-avatar-agent'));
+    const output = launched.output!;
+    const finished: voice.PlaybackFinishedEvent[] = [];
+    output.on(voice.AudioOutput.EVENT_PLAYBACK_FINISHED, (ev: voice.PlaybackFinishedEvent) => finished.push(ev));
+    // The first 0.6 s of the reply, then the voice stalls until the avatar has played it all.
+    for (const f of tone(600)) await output.captureFrame(f);
+    await waitFor(() => la.events.some((e) => e.type === 'agent.speak_ended'), 5000, 'the avatar to run dry');
+    expect(finished).toEqual([]);
+    const resumed = Date.now();
+    for (const f of tone(1400)) await output.captureFrame(f);
+    output.flush();
+    const ev = await output.waitForPlayout();
+    expect(ev.interrupted).toBe(false);
+    expect(ev.playbackPosition).toBeCloseTo(2.0, 1);
+    // All of it reached the avatar, and the reply ended when the avatar had played the rest.
+    expect(la.speech).toHaveLength(1);
+    expect(la.speech[0]!.pcm.reduce((n, p) => n + p.length, 0)).toBe(2.0 * 24_000);
+    expect(Date.now() - resumed).toBeGreaterThan(1200);
+    expect(la.problems).toEqual([]);
+
+    // A reply whose last audio had all played out when it ended ends at once: no further speak_ended will come.
+    for (const f of tone(600)) await output.captureFrame(f);
+    await waitFor(() => la.events.filter((e) => e.type === 'agent.speak_ended').length >= 3, 5000, 'the avatar to run dry again');
+    const t0 = Date.now();
+    output.flush();
+    const last = await output.waitForPlayout();
+    expect(last).toMatchObject({ interrupted: false });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await launched.end!();
+  });
+
+  it('tells the avatar to stop listening when the agent goes idle, as the official plugin does', async () => {
+    const la = await fake(startFakeLiveAvatar({ ...fakeOpts, avatars: ['la-1'] }));
+    const launched = await launcherFor(profile({ adapter: 'liveavatar', avatarId: 'la-1', apiUrl: la.baseUrl }), KEYS).launch(await request('liveavatar-avatar-agent'));
+    const session = new voice.AgentSession({});
+    launched.output!.bindSession!(session);
+    session.emit(voice.AgentSessionEventTypes.AgentStateChanged, voice.createAgentStateChangedEvent('speaking', 'listening'));
+    session.emit(voice.AgentSessionEventTypes.AgentStateChanged, voice.createAgentStateChangedEvent('listening', 'idle'));
+    await waitFor(() => (la.commands as { type: string }[]).some((c) => c.type === 'agent.stop_listening'), 5000, 'agent.stop_listening');
+    expect((la.commands as { type: string }[]).filter((c) => c.type === 'agent.stop_listening')).toHaveLength(1);
     await launched.end!();
   });
 

@@ -15,13 +15,13 @@ import { RemoteAudioOutput } from '../src/avatar/remote/remote-output.js';
 import type { AvatarKeys } from '../src/config/config.js';
 import { createLogger } from '../src/logging.js';
 import { startFakeAvatar, type FakeAvatarKnobs, type FakeAvatarParticipant } from './fakes/avatar-participant.js';
-import { startFakeHedra, startFakeLiveAvatar, startFakeSelfhosted, startFakeTavus, type AvatarJoiner, type ProviderFake } from './fakes/providers/index.js';
+import { startFakeLiveAvatar, startFakeSelfhosted, startFakeTavus, type AvatarJoiner, type ProviderFake } from './fakes/providers/index.js';
 import { waitFor, withTimeout } from './fakes/wait.js';
 import { startTestLiveKitServer, type TestLiveKitServer } from './livekit-server/index.js';
 import { connectClient } from './livekit-server/testing.js';
 
 const KEY = 'prov-key-0123456789';
-const KEYS: AvatarKeys = { tavus: KEY, liveavatar: KEY, hedra: KEY, launchSecret: KEY };
+const KEYS: AvatarKeys = { tavus: KEY, liveavatar: KEY, launchSecret: KEY };
 const logger = createLogger({ level: 'error' });
 
 let server: TestLiveKitServer;
@@ -177,15 +177,15 @@ describe('remote avatar in a room', () => {
     expect(Date.now() - t1).toBeGreaterThan(500);
   });
 
-  it('an avatar that never publishes video fails attach within joinTimeoutMs, naming the provider; its session is ended and its participant removed', async () => {
+  it('an avatar that joins but never publishes video fails attach once firstVideoTimeoutMs has passed, naming the provider and the field; its session is ended and its participant removed', async () => {
     const s = await setup('tavus', { neverPublishVideo: true });
     const t0 = Date.now();
-    const err = (await remoteAdapterFor(profileFor(s, { joinTimeoutMs: 3000 }))
+    const err = (await remoteAdapterFor(profileFor(s, { firstVideoTimeoutMs: 3000 }))
       .attach(s.ctx)
       .catch((e: unknown) => e)) as Error;
     const took = Date.now() - t0;
     expect(err).toBeInstanceOf(Error);
-    expect(err.message).toMatch(/^Tavus avatar unavailable: its avatar did not join and publish video within 3000 ms/);
+    expect(err.message).toMatch(/^Tavus avatar unavailable: its avatar joined the room but published no video within 3000 ms \(firstVideoTimeoutMs of profile remote-test; raise it/);
     expect(took).toBeGreaterThanOrEqual(2900);
     expect(took).toBeLessThan(9000);
     await waitFor(() => s.provider.ended.length === 1, 5000, 'the conversation to be ended');
@@ -201,13 +201,67 @@ describe('remote avatar in a room', () => {
     expect(err.message).not.toContain(KEY);
     const missing = (await remoteAdapterFor(profileFor(s)).attach({ ...s.ctx, keys: {} }).catch((e: unknown) => e)) as Error;
     expect(missing.message).toMatch(/TAVUS_API_KEY is not set/);
+  });
 
-    // Hedra's realtime service is reported switched off: its failure says so plainly.
-    const hedra = await startFakeHedra({ apiKey: KEY, livekit: { apiKey: server.apiKey, apiSecret: server.apiSecret }, disabled: true });
-    cleanups.push(() => hedra.close());
-    const hedraProfile = { ...remoteProfileSchema.parse({ adapter: 'hedra', avatarId: 'h-1', apiUrl: hedra.baseUrl }), name: 'hedra' };
-    const off = (await remoteAdapterFor(hedraProfile).attach(s.ctx).catch((e: unknown) => e)) as Error;
-    expect(off.message).toMatch(/^Hedra avatar unavailable: create session failed: HTTP 503.*reported disabled since April 2026/);
+  it('each start step has its own deadline: a provider slow at every step (answer, join, video) still attaches', async () => {
+    const s = await setup('tavus', { videoDelayMs: 1200 });
+    s.provider.setKnobs({ latencyMs: 1200, joinDelayMs: 1200 });
+    const t0 = Date.now();
+    await attach(s, { launchTimeoutMs: 3000, joinTimeoutMs: 3000, firstVideoTimeoutMs: 3000 });
+    // Longer in all than any one deadline: one clock for the whole start would have given up.
+    expect(Date.now() - t0).toBeGreaterThan(3600);
+    expect(s.provider.problems).toEqual([]);
+    expect(audioOut(s)).toBeInstanceOf(RemoteAudioOutput);
+  });
+
+  it('an avatar that never joins fails once joinTimeoutMs has passed after the launch; a launch that hangs fails at launchTimeoutMs; each names its field', async () => {
+    const s = await setup('tavus');
+    s.provider.setKnobs({ noAvatar: true });
+    const t0 = Date.now();
+    const err = (await remoteAdapterFor(profileFor(s, { joinTimeoutMs: 2000 })).attach(s.ctx).catch((e: unknown) => e)) as Error;
+    const took = Date.now() - t0;
+    expect(err.message).toMatch(/^Tavus avatar unavailable: its avatar did not join the room within 2000 ms \(joinTimeoutMs of profile remote-test; raise it/);
+    expect(took).toBeGreaterThanOrEqual(1900);
+    expect(took).toBeLessThan(8000);
+    await waitFor(() => s.provider.ended.length === 1, 5000, 'the conversation to be ended');
+
+    s.provider.setKnobs({ noAvatar: false, fault: 'hang' });
+    const t1 = Date.now();
+    const hung = (await remoteAdapterFor(profileFor(s, { launchTimeoutMs: 1500 })).attach(s.ctx).catch((e: unknown) => e)) as Error;
+    expect(hung.message).toMatch(/^Tavus avatar unavailable: the session call did not complete within 1500 ms \(launchTimeoutMs of profile remote-test/);
+    expect(Date.now() - t1).toBeLessThan(6000);
+    s.provider.setKnobs({ fault: null });
+  });
+
+  it('LIVEKIT_URL set as http(s):// (as LiveKit Cloud projects do): the provider is handed ws(s)://, and its avatar joins', async () => {
+    const s = await setup('tavus');
+    expect(server.httpUrl).toMatch(/^http:\/\//);
+    const ctx = { ...s.ctx, livekit: { ...s.ctx.livekit!, url: server.httpUrl } };
+    const handle = await remoteAdapterFor(profileFor(s)).attach(ctx);
+    cleanups.push(() => handle.close());
+    expect(s.provider.problems).toEqual([]);
+    expect(s.provider.tokens[0]!.url).toBe(server.url);
+    expect(s.provider.tokens[0]!.url).toMatch(/^ws:\/\//);
+    expect(s.avatars).toHaveLength(1);
+  });
+
+  it('a malformed lk.playback_finished does not stall the turn: the playback ends at once, with defaults for what could not be read', async () => {
+    // The avatar's own answer would come 30 s late; the only timely one is malformed.
+    const s = await setup('selfhosted', { finishDelayMs: 30_000 });
+    await attach(s);
+    const out = audioOut(s);
+    const avatar = s.avatars[0]!;
+    await speak(out, 500);
+    await avatar.waitForSegments(1, 5000);
+    const answer = await avatar.room.localParticipant!.performRpc({
+      destinationIdentity: s.room.localParticipant!.identity,
+      method: 'lk.playback_finished',
+      payload: '{"playback_position": "0.5", "interrupted": "no"}',
+    });
+    expect(answer).toBe('ok');
+    const ev = await withTimeout(out.waitForPlayout(), 3000, 'the turn to end on the malformed answer');
+    expect(ev.interrupted).toBe(false);
+    expect(ev.playbackPosition).toBeCloseTo(0.5, 1);
   });
 
   it('with waitPlaybackStart, playback start (and the segment timing) is when the avatar says it started playing', async () => {
@@ -291,6 +345,8 @@ describe('remote avatar in a room', () => {
     const ev = await withTimeout(out.waitForPlayout(), 8000, 'LiveAvatar playback');
     expect(ev.interrupted).toBe(false);
     expect(la.speech[0]!.pcm.reduce((n, p) => n + p.length, 0)).toBe(0.8 * 24_000);
+    // Its token grants what LiveKit's LiveAvatar plugin grants.
+    expect(la.tokens[0]!.grants).toMatchObject({ roomJoin: true, canPublish: true, canSubscribe: true, canPublishData: true, canUpdateOwnMetadata: true, canSubscribeMetrics: true });
     await handle.close();
     expect(la.ended).toHaveLength(1);
     expect(la.problems).toEqual([]);

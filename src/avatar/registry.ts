@@ -32,7 +32,6 @@ export function adapterFor(profile: AvatarProfile): AvatarAdapter {
       return unrealAdapter(profile);
     case 'tavus':
     case 'liveavatar':
-    case 'hedra':
     case 'bey':
     case 'anam':
     case 'lemonslice':

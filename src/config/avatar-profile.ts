@@ -1,7 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { remoteProfileSchemas } from '../avatar/remote/profiles.js';
+import { HEDRA_DISABLED_MESSAGE, remoteProfileSchemas, retiredRemoteProfileSchemas } from '../avatar/remote/profiles.js';
 import { diffusionProfileSchema, splatProfileSchema } from '../avatar/renderer/profiles.js';
 import { unrealProfileSchema } from '../avatar/unreal/profiles.js';
 import { localVideo, profileCommon as common } from './profile-common.js';
@@ -40,12 +40,14 @@ export const avatarProfileSchema = z.discriminatedUnion('adapter', [
   builtinProfileSchema,
   noneProfileSchema,
   ...remoteProfileSchemas,
+  ...retiredRemoteProfileSchemas,
   diffusionProfileSchema,
   splatProfileSchema,
   unrealProfileSchema,
 ]);
 
-export type AvatarProfile = z.infer<typeof avatarProfileSchema> & { name: string };
+/** A profile that loaded (a retired adapter such as Hedra never does). */
+export type AvatarProfile = Exclude<z.infer<typeof avatarProfileSchema>, { adapter: 'hedra' }> & { name: string };
 export type BuiltinProfile = Extract<AvatarProfile, { adapter: 'builtin' }>;
 
 export class AvatarProfileError extends Error {
@@ -79,14 +81,38 @@ export async function loadAvatarProfile(dir: string, name: string): Promise<Avat
     const where = issue.path.length ? issue.path.join('.') : '(root)';
     throw new AvatarProfileError(`${path}: ${where} ${issue.message}`);
   }
-  const unknown = unknownKeys(json as Record<string, unknown>, parsed.data.adapter);
+  const profile = parsed.data as Omit<AvatarProfile, 'name'>;
+  const unknown = unknownKeys(json as Record<string, unknown>, profile.adapter);
   if (unknown.length) {
     // A misspelt field would otherwise be dropped without a word and its default used instead.
     throw new AvatarProfileError(
-      `${path}: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} for adapter ${parsed.data.adapter}; known fields: ${knownKeys(parsed.data.adapter).join(', ')}`,
+      `${path}: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} for adapter ${profile.adapter}; known fields: ${knownKeys(profile.adapter).join(', ')}`,
     );
   }
-  return { ...parsed.data, name };
+  const retired = await retiredInChain(dir, profile.fallback, new Set([name]));
+  if (retired) {
+    // Refused here, not when the chain reaches it: the operator learns it at start, not mid-call.
+    throw new AvatarProfileError(`${path}: fallback reaches ${retired.chain.join(' → ')}, whose profile ${HEDRA_DISABLED_MESSAGE}`);
+  }
+  return { ...profile, name } as AvatarProfile;
+}
+
+/** The first profile down a fallback chain whose adapter is retired (Hedra), with the path to it. */
+async function retiredInChain(dir: string, names: readonly string[], seen: Set<string>, chain: string[] = []): Promise<{ chain: string[] } | undefined> {
+  for (const next of names) {
+    if (seen.has(next) || next === 'none') continue;
+    seen.add(next);
+    const json = await readFile(join(dir, next, 'avatar.json'), 'utf8')
+      .then((t) => JSON.parse(t) as { adapter?: unknown; fallback?: unknown })
+      .catch(() => undefined);
+    // A missing or broken fallback profile is reported when the chain reaches it, as before.
+    if (!json || typeof json !== 'object') continue;
+    if (json.adapter === 'hedra') return { chain: [...chain, next] };
+    const further = Array.isArray(json.fallback) ? json.fallback.filter((f): f is string => typeof f === 'string') : [];
+    const found = await retiredInChain(dir, further, seen, [...chain, next]);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 function knownKeys(adapter: string): string[] {

@@ -146,7 +146,6 @@ function describe(p: ProviderProbe, r: ProbeResult, choices: Config['choices']):
 const AVATAR_KEYS: Record<string, { variable: string; key: keyof Config['avatar']['keys'] }> = {
   tavus: { variable: 'TAVUS_API_KEY', key: 'tavus' },
   liveavatar: { variable: 'LIVEAVATAR_API_KEY', key: 'liveavatar' },
-  hedra: { variable: 'HEDRA_API_KEY', key: 'hedra' },
   bey: { variable: 'BEY_API_KEY', key: 'bey' },
   anam: { variable: 'ANAM_API_KEY', key: 'anam' },
   lemonslice: { variable: 'LEMONSLICE_API_KEY', key: 'lemonslice' },

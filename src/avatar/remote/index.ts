@@ -2,7 +2,6 @@ import type { AvatarKeys } from '../../config/config.js';
 import type { AvatarAdapter } from '../contract.js';
 import { anamLauncher } from './launchers/anam.js';
 import { beyLauncher } from './launchers/bey.js';
-import { hedraLauncher } from './launchers/hedra.js';
 import { lemonSliceLauncher } from './launchers/lemonslice.js';
 import { liveAvatarLauncher } from './launchers/liveavatar.js';
 import { selfhostedLauncher } from './launchers/selfhosted.js';
@@ -12,12 +11,11 @@ import type { RemoteProfile } from './profiles.js';
 import { remoteAdapter } from './session.js';
 
 export * from './profiles.js';
-export { RemoteAvatarError, avatarIdentityFor } from './session.js';
-export { HEDRA_STATUS_NOTE } from './launchers/hedra.js';
+export { RemoteAvatarError, avatarIdentityFor, livekitUrlForProvider } from './session.js';
 export { createTavusEchoPal } from './tavus-pal.js';
 
 /**
- * The adapter for a remote provider's profile (Tavus, LiveAvatar, Hedra, Beyond Presence, Anam,
+ * The adapter for a remote provider's profile (Tavus, LiveAvatar, Beyond Presence, Anam,
  * LemonSlice, self-hosted). Keys come from `ctx.keys` at attach time; a missing key fails the
  * attach with the env variable to set, and the registry falls back.
  */
@@ -31,8 +29,6 @@ export function launcherFor(profile: RemoteProfile, keys: AvatarKeys): RemoteLau
       return tavusLauncher(profile, keys);
     case 'liveavatar':
       return liveAvatarLauncher(profile, keys);
-    case 'hedra':
-      return hedraLauncher(profile, keys);
     case 'bey':
       return beyLauncher(profile, keys);
     case 'anam':

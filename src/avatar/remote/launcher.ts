@@ -2,10 +2,11 @@ import type { voice } from '@livekit/agents';
 import type { Logger } from 'pino';
 import type { SegmentTimingSource } from '../contract.js';
 import type { RemoteProvider } from './profiles.js';
+import type { AvatarGrants } from './token.js';
 
 /** What a provider needs to send its avatar into the room. */
 export interface LaunchRequest {
-  /** The LiveKit URL as the provider's cloud reaches it. */
+  /** The LiveKit URL as the provider's cloud reaches it, always ws:// or wss://. */
   livekitUrl: string;
   /** The avatar participant's join token (see token.ts). */
   token: string;
@@ -13,9 +14,9 @@ export interface LaunchRequest {
   /** The room's sid, for providers that want it (LemonSlice). */
   roomSid?: string;
   avatarIdentity: string;
-  /** Deadline for each HTTP call of the launch. */
+  /** Deadline for each HTTP call of the launch (the profile's launchTimeoutMs). */
   timeoutMs: number;
-  /** Aborted when the attach gives up (join timeout) or the handle closes. */
+  /** Aborted when the attach gives up (a start deadline passed) or the handle closes. */
   signal: AbortSignal;
   logger: Logger;
 }
@@ -24,6 +25,8 @@ export interface LaunchRequest {
 export interface RemoteOutput extends voice.AudioOutput, SegmentTimingSource {
   /** The avatar is gone: finish pending playback as interrupted, send nothing more. */
   markLost(reason: string): void;
+  /** Called once the output is the session's: for outputs that follow the agent's state (LiveAvatar's listening pose). */
+  bindSession?(session: voice.AgentSession): void;
   close(): Promise<void>;
 }
 
@@ -44,7 +47,9 @@ export interface RemoteLauncher {
   readonly provider: RemoteProvider;
   /** The provider's name as people know it, e.g. `Tavus`. */
   readonly label: string;
-  /** Said with every failure of this provider (Hedra: its realtime service is reported disabled). */
+  /** Said with every failure of this provider. */
   readonly failureNote?: string;
+  /** Grants the avatar's token carries besides the common ones, as this provider's official plugin gives them. */
+  readonly tokenGrants?: AvatarGrants;
   launch(req: LaunchRequest): Promise<LaunchedAvatar>;
 }

@@ -10,9 +10,13 @@ import type { RemoteOutput } from './launcher.js';
 
 /** LiveAvatar LITE takes PCM16 mono at 24 kHz, base64, ~1 s per message (at most 1 MB). */
 export const LIVEAVATAR_SAMPLE_RATE = 24_000;
-/** The first message of a reply is small, so the avatar starts moving early. */
-const FIRST_CHUNK_S = 0.2;
-const NEXT_CHUNK_S = 1.0;
+/**
+ * A reply's first message carries at least 0.6 s (enough for the avatar to start without running
+ * dry), the next ones about 1 s each: LiveAvatar's documented size ("~1 s, max 1 MB") and what
+ * LiveKit's LiveAvatar plugin sends.
+ */
+export const FIRST_CHUNK_S = 0.6;
+export const NEXT_CHUNK_S = 1.0;
 /** If the avatar does not say it started speaking, playback start is taken as this long after the first audio went out. */
 const STARTED_FALLBACK_MS = 1500;
 
@@ -25,6 +29,8 @@ interface Segment {
   firstAudioAt: number;
   startedAt?: number;
   finished: boolean;
+  /** Seconds sent when the avatar said it had finished speaking before the segment was closed (it ran dry). */
+  dryAtS?: number;
 }
 
 export interface LiveAvatarOutputOptions {
@@ -40,6 +46,12 @@ export interface LiveAvatarOutputOptions {
  * interruption `agent.interrupt`. The avatar's `agent.speak_started` / `agent.speak_ended` drive
  * playback started / finished; an interruption finishes at once (LiveAvatar sends no position),
  * at the estimated position heard. `session.keep_alive` keeps an idle session from timing out.
+ *
+ * An `agent.speak_ended` that comes while the reply is still arriving (the avatar played all it had
+ * and the voice is slower than real time) does not end the reply: the rest is still sent, and the
+ * reply ends with the avatar's next `agent.speak_ended`, or at once if nothing more came. As
+ * LiveKit's plugin does, `agent.start_listening` follows each reply's `agent.speak_end`, and
+ * `agent.stop_listening` is sent when the agent goes idle.
  */
 export class LiveAvatarOutput extends voice.QueueAudioOutput implements RemoteOutput {
   readonly lost: Promise<string>;
@@ -64,6 +76,7 @@ export class LiveAvatarOutput extends voice.QueueAudioOutput implements RemoteOu
   private queueEndsAt = 0;
   private lostReason: string | undefined;
   private shut = false;
+  private unbind: (() => void) | undefined;
   private readonly pump: Promise<void>;
 
   constructor(opts: LiveAvatarOutputOptions) {
@@ -87,6 +100,15 @@ export class LiveAvatarOutput extends voice.QueueAudioOutput implements RemoteOu
 
   onSegmentTimings(listener: (t: SegmentTimings) => void): void {
     this.on('segment_timings', listener);
+  }
+
+  bindSession(session: voice.AgentSession): void {
+    this.unbind?.();
+    const onState = (ev: voice.AgentStateChangedEvent) => {
+      if (ev.newState === 'idle') this.send({ type: 'agent.stop_listening', event_id: randomUUID() });
+    };
+    session.on(voice.AgentSessionEventTypes.AgentStateChanged, onState);
+    this.unbind = () => session.off(voice.AgentSessionEventTypes.AgentStateChanged, onState);
   }
 
   override async captureFrame(frame: AudioFrame): Promise<void> {
@@ -122,6 +144,7 @@ export class LiveAvatarOutput extends voice.QueueAudioOutput implements RemoteOu
   async close(): Promise<void> {
     if (this.shut) return;
     this.shut = true;
+    this.unbind?.();
     clearInterval(this.keepAlive);
     if (this.watchdog) clearTimeout(this.watchdog);
     this.finishAll(true);
@@ -194,6 +217,12 @@ export class LiveAvatarOutput extends voice.QueueAudioOutput implements RemoteOu
     this.sendChunk(seg);
     seg.closed = true;
     this.send({ type: 'agent.speak_end', event_id: seg.id });
+    this.send({ type: 'agent.start_listening', event_id: randomUUID() });
+    if (seg.dryAtS !== undefined && seg.dryAtS === seg.pushedS) {
+      // The avatar already played everything and said so; no further speak_ended will come.
+      this.finish(seg, false);
+      return;
+    }
     this.queueEndsAt = Math.max(this.queueEndsAt, Date.now()) + seg.pushedS * 1000;
     if (this.watchdog) clearTimeout(this.watchdog);
     this.watchdog = setTimeout(() => {
@@ -235,7 +264,11 @@ export class LiveAvatarOutput extends voice.QueueAudioOutput implements RemoteOu
     const seg = this.segmentFor(ev.event_id);
     if (!seg) return;
     if (ev.type === 'agent.speak_started') this.started(seg, Date.now());
-    else if (ev.type === 'agent.speak_ended') this.finish(seg, false);
+    else if (ev.type === 'agent.speak_ended') {
+      // Ran dry mid-reply: the rest is still coming, and is still sent.
+      if (!seg.closed) seg.dryAtS = seg.pushedS;
+      else this.finish(seg, false);
+    }
   }
 
   /** The segment an event is about: the one with its event_id, else the oldest still playing. */

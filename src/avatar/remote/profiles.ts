@@ -12,14 +12,35 @@ const sampleRate = z.union([z.literal(16000), z.literal(24000), z.literal(48000)
 /** A LiveKit participant identity (what the avatar joins as). */
 const identity = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, { error: 'must be a participant identity (letters, digits, _ . : -)' });
 
+/**
+ * How long each step of an avatar's start may take before we give up on it and fall back. The
+ * official plugins set no deadline at all, and providers' cold starts of 30-60 s happen (a
+ * rendering GPU being brought up), so the defaults leave room for those: a deadline ends a start
+ * that is not going to work, never one that was about to.
+ */
+export const START_DEADLINE_DEFAULTS = {
+  /** The provider's session call(s) (HTTP), from the first request to the last answer. */
+  launchTimeoutMs: 30_000,
+  /** From the provider's answer to its avatar participant being in the room (its cold start). */
+  joinTimeoutMs: 90_000,
+  /** From the avatar being in the room to it publishing its video track. */
+  firstVideoTimeoutMs: 30_000,
+} as const;
+
+const deadline = (max: number, fallback: number) => z.number().int().min(1000).max(max).default(fallback);
+
 /** Fields every remote provider shares. */
 function remoteCommon(defaults: { apiUrl: string; sampleRate: 16000 | 24000 | 48000 }) {
   return {
     ...profileCommon,
     /** The provider's API base; change it only for a proxy, a gateway or a test double. */
     apiUrl: z.url({ protocol: /^https?$/ }).default(defaults.apiUrl),
-    /** How long the avatar may take to join the room and publish video before we fall back. */
-    joinTimeoutMs: z.number().int().min(1000).max(120_000).default(20_000),
+    /** How long the provider's session call(s) may take. */
+    launchTimeoutMs: deadline(120_000, START_DEADLINE_DEFAULTS.launchTimeoutMs),
+    /** How long the avatar may take to join the room once the provider has answered. */
+    joinTimeoutMs: deadline(600_000, START_DEADLINE_DEFAULTS.joinTimeoutMs),
+    /** How long the avatar may take, once in the room, to publish its video. */
+    firstVideoTimeoutMs: deadline(300_000, START_DEADLINE_DEFAULTS.firstVideoTimeoutMs),
     /** The avatar participant's identity; `<provider>-avatar-agent` when absent. */
     avatarIdentity: identity.optional(),
     /** The avatar participant's display name; its identity when absent. */
@@ -29,11 +50,17 @@ function remoteCommon(defaults: { apiUrl: string; sampleRate: 16000 | 24000 | 48
   };
 }
 
+/** Tavus' stock PAL (echo mode, LiveKit transport), what LiveKit's Tavus plugins use when none is given. */
+export const TAVUS_STOCK_PAL_ID = 'pb87e71797da';
+
 export const tavusProfileSchema = z.object({
   adapter: z.literal('tavus'),
   ...remoteCommon({ apiUrl: 'https://tavusapi.com', sampleRate: 24000 }),
-  /** The PAL (formerly persona): echo mode with the livekit transport; create one with src/avatar/remote/tavus-pal-cli.ts. */
-  palId: z.string().min(1),
+  /**
+   * The PAL (formerly persona): echo mode with the livekit transport; create one with
+   * src/avatar/remote/tavus-pal-cli.ts. Tavus' stock PAL when absent (as LiveKit's plugins do).
+   */
+  palId: z.string().min(1).default(TAVUS_STOCK_PAL_ID),
   /** The face (formerly replica); the PAL's default face when absent. */
   faceId: z.string().min(1).optional(),
   /** Shown in Tavus' dashboard; a generated name when absent. */
@@ -51,15 +78,21 @@ export const liveAvatarProfileSchema = z.object({
   keepAliveSec: z.number().int().min(5).max(300).default(60),
 });
 
+/**
+ * Hedra's realtime avatar API was switched off upstream on 2026-04-15 (LiveKit's Hedra plugins
+ * throw "The Hedra realtime avatar service has been disabled" in their constructor). A Hedra
+ * profile is refused when it is loaded, with this message, so it can neither start a call nor sit
+ * in a fallback chain. The variant stays in the union only to say so.
+ */
+export const HEDRA_DISABLED_MESSAGE =
+  "names Hedra, whose realtime avatar API was switched off upstream on 2026-04-15 (LiveKit's own Hedra plugins refuse to start); change adapter to another streaming provider (tavus, liveavatar, bey, anam or lemonslice) or to builtin, and remove this profile from every fallback list";
+
 export const hedraProfileSchema = z
-  .object({
-    adapter: z.literal('hedra'),
-    ...remoteCommon({ apiUrl: 'https://api.hedra.com', sampleRate: 16000 }),
-    avatarId: z.string().min(1).optional(),
-    /** A JPEG to animate instead of a saved avatar: a path, absolute or relative to the worker's working directory. */
-    avatarImage: z.string().min(1).optional(),
-  })
-  .refine((p) => Boolean(p.avatarId) !== Boolean(p.avatarImage), { error: 'set exactly one of avatarId or avatarImage' });
+  .object({ adapter: z.literal('hedra') })
+  .loose()
+  .superRefine((_profile, ctx) => {
+    ctx.addIssue({ code: 'custom', message: HEDRA_DISABLED_MESSAGE, path: ['adapter'] });
+  });
 
 export const beyProfileSchema = z.object({
   adapter: z.literal('bey'),
@@ -104,26 +137,37 @@ export const selfhostedProfileSchema = z.object({
 export const remoteProfileSchemas = [
   tavusProfileSchema,
   liveAvatarProfileSchema,
-  hedraProfileSchema,
   beyProfileSchema,
   anamProfileSchema,
   lemonSliceProfileSchema,
   selfhostedProfileSchema,
 ] as const;
 
-export const remoteProfileSchema = z.discriminatedUnion('adapter', remoteProfileSchemas);
+/** Adapters that once were remote providers and are now refused at profile load, with the reason. */
+export const retiredRemoteProfileSchemas = [hedraProfileSchema] as const;
 
-export type RemoteProfile = z.infer<typeof remoteProfileSchema> & { name: string };
+/** A profile of a provider we support, as parsed. */
+type RemoteProfileData = z.infer<(typeof remoteProfileSchemas)[number]>;
+
+/**
+ * Parses one remote profile. A retired adapter (Hedra) is in the union only to be refused with its
+ * reason, so what parses is always a supported provider's profile.
+ */
+export const remoteProfileSchema: z.ZodType<RemoteProfileData, z.input<(typeof remoteProfileSchemas)[number]> | { adapter: 'hedra' }> = z.discriminatedUnion('adapter', [
+  ...remoteProfileSchemas,
+  ...retiredRemoteProfileSchemas,
+]) as never;
+
+export type RemoteProfile = RemoteProfileData & { name: string };
 export type RemoteProvider = RemoteProfile['adapter'];
 export type TavusProfile = Extract<RemoteProfile, { adapter: 'tavus' }>;
 export type LiveAvatarProfile = Extract<RemoteProfile, { adapter: 'liveavatar' }>;
-export type HedraProfile = Extract<RemoteProfile, { adapter: 'hedra' }>;
 export type BeyProfile = Extract<RemoteProfile, { adapter: 'bey' }>;
 export type AnamProfile = Extract<RemoteProfile, { adapter: 'anam' }>;
 export type LemonSliceProfile = Extract<RemoteProfile, { adapter: 'lemonslice' }>;
 export type SelfhostedProfile = Extract<RemoteProfile, { adapter: 'selfhosted' }>;
 
-export const REMOTE_ADAPTERS: readonly RemoteProvider[] = ['tavus', 'liveavatar', 'hedra', 'bey', 'anam', 'lemonslice', 'selfhosted'];
+export const REMOTE_ADAPTERS: readonly RemoteProvider[] = ['tavus', 'liveavatar', 'bey', 'anam', 'lemonslice', 'selfhosted'];
 
 export function isRemoteProfile(profile: { adapter: string }): profile is RemoteProfile {
   return (REMOTE_ADAPTERS as readonly string[]).includes(profile.adapter);

@@ -1,7 +1,6 @@
 import { voice } from '@livekit/agents';
 import { TrackKind, type AudioFrame, type Room, type RpcInvocationData } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import type { SegmentTimingSource } from '../contract.js';
 import type { SegmentTimings } from '../local/avatar-output.js';
 import { routeAvatarRpc } from './rpc-routes.js';
@@ -31,14 +30,36 @@ export interface RemoteAudioOutputOptions {
   lateAnswerWindowMs?: number;
 }
 
-/** The avatar's lk.playback_finished payload (snake_case from Python runners; agents-js also reads camelCase). */
-const playbackFinishedSchema = z.object({
-  playback_position: z.number().finite().nonnegative().optional(),
-  playbackPosition: z.number().finite().nonnegative().optional(),
-  interrupted: z.boolean().optional(),
-  synchronized_transcript: z.string().nullish(),
-  synchronizedTranscript: z.string().nullish(),
-});
+/**
+ * The avatar's lk.playback_finished payload, read the way agents-js reads it: snake_case from the
+ * protocol (Python runners, Anam), camelCase tolerated, and anything malformed replaced by a
+ * default rather than refused: an answer of "reject" would leave the turn waiting for a watchdog.
+ * `problems` lists what was replaced, for the log.
+ */
+export function parsePlaybackFinished(payload: string): { position?: number; interrupted: boolean; transcript?: string; problems: string[] } {
+  const problems: string[] = [];
+  let raw: Record<string, unknown> = {};
+  let json: unknown;
+  try {
+    json = payload ? JSON.parse(payload) : {};
+  } catch {
+    problems.push('not JSON');
+  }
+  if (typeof json === 'object' && json !== null && !Array.isArray(json)) raw = json as Record<string, unknown>;
+  else if (json !== undefined) problems.push('not a JSON object');
+  const rawPosition = raw.playback_position ?? raw.playbackPosition;
+  const position = typeof rawPosition === 'number' && Number.isFinite(rawPosition) && rawPosition >= 0 ? rawPosition : undefined;
+  if (rawPosition !== undefined && rawPosition !== null && position === undefined) problems.push('playback_position is not a non-negative number');
+  if (raw.interrupted !== undefined && typeof raw.interrupted !== 'boolean') problems.push('interrupted is not a boolean');
+  const rawTranscript = raw.synchronized_transcript ?? raw.synchronizedTranscript;
+  if (rawTranscript != null && typeof rawTranscript !== 'string') problems.push('synchronized_transcript is not a string');
+  return {
+    ...(position !== undefined ? { position } : {}),
+    interrupted: raw.interrupted === true,
+    ...(typeof rawTranscript === 'string' ? { transcript: rawTranscript } : {}),
+    problems,
+  };
+}
 
 /**
  * agents' DataStreamAudioOutput with the gaps users hit closed:
@@ -208,13 +229,14 @@ export class RemoteAudioOutput extends voice.DataStreamAudioOutput implements Se
   }
 
   private onFinishedRpc(data: RpcInvocationData): string {
-    const parsed = playbackFinishedSchema.safeParse(safeJson(data.payload));
-    if (!parsed.success) {
-      this.log.warn({ avatar: this.avatarIdentity }, 'malformed lk.playback_finished payload; ignoring it');
-      return 'reject';
+    const p = parsePlaybackFinished(data.payload);
+    if (p.problems.length) {
+      this.log.warn(
+        { avatar: this.avatarIdentity, problems: p.problems, payload: data.payload.slice(0, 200) },
+        'malformed lk.playback_finished payload; taking it as the playback finished, with defaults for what could not be read',
+      );
     }
-    const p = parsed.data;
-    const interrupted = p.interrupted ?? false;
+    const interrupted = p.interrupted;
     if (this.lateAnswers.count > 0 && Date.now() < this.lateAnswers.until && interrupted) {
       // The answer to a clear we already gave up on: it belongs to a finished segment.
       this.lateAnswers.count--;
@@ -230,11 +252,11 @@ export class RemoteAudioOutput extends voice.DataStreamAudioOutput implements Se
       clearTimeout(this.clearTimer);
       this.clearTimer = undefined;
     }
-    const transcript = p.synchronized_transcript ?? p.synchronizedTranscript ?? undefined;
     this.onPlaybackFinished({
-      playbackPosition: p.playback_position ?? p.playbackPosition ?? 0,
+      // No readable position: a segment played to its end was heard whole; an interrupted one, as agents-js says, from 0.
+      playbackPosition: p.position ?? (interrupted ? 0 : this.lastClosedPushedS),
       interrupted,
-      ...(transcript != null ? { synchronizedTranscript: transcript } : {}),
+      ...(p.transcript !== undefined ? { synchronizedTranscript: p.transcript } : {}),
     });
     if (this.closedPending() <= 0) this.stopPlayoutWatchdog();
     return 'ok';
@@ -304,13 +326,5 @@ export class RemoteAudioOutput extends voice.DataStreamAudioOutput implements Se
     this.stopPlayoutWatchdog();
     if (this.clearTimer) clearTimeout(this.clearTimer);
     this.clearTimer = undefined;
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return text ? JSON.parse(text) : {};
-  } catch {
-    return undefined;
   }
 }

@@ -21,10 +21,22 @@ export function avatarIdentityFor(profile: RemoteProfile): string {
 }
 
 /**
+ * The URL a provider's avatar is to join: always `ws://` or `wss://`. LiveKit Cloud projects are
+ * often configured with `https://…`, which LiveKit's own SDKs accept and rewrite, but a provider
+ * may take the field for a websocket URL as its name says (Synthesia's LiveKit plugin rewrites it
+ * for that reason); http → ws and https → wss, the rest unchanged.
+ */
+export function livekitUrlForProvider(url: string): string {
+  return url.replace(/^http(s?):\/\//i, (_m, s: string) => `ws${s.toLowerCase()}://`);
+}
+
+/**
  * The remote family's adapter: `launcher` asks the provider to send its avatar into the room;
- * attach waits (within the profile's joinTimeoutMs, launch included) for the avatar to publish
- * video, then routes the agent's speech to it. Any failure before that throws a RemoteAvatarError
- * naming the provider and the reason, after cleaning up, so the registry falls back.
+ * attach waits for the avatar to join and publish video, then routes the agent's speech to it.
+ * Each step has its own deadline (the profile's launchTimeoutMs, joinTimeoutMs and
+ * firstVideoTimeoutMs; see START_DEADLINE_DEFAULTS). Any failure before the video throws a
+ * RemoteAvatarError naming the provider and the reason, after cleaning up, so the registry falls
+ * back.
  */
 export function remoteAdapter(profile: RemoteProfile, launcherFor: (keys: AvatarKeys) => RemoteLauncher): AvatarAdapter {
   return { attach: async (ctx) => attachRemote(ctx, profile, launcherFor(ctx.keys ?? {})) };
@@ -41,12 +53,23 @@ async function attachRemote(ctx: AvatarContext, profile: RemoteProfile, launcher
   const identity = avatarIdentityFor(profile);
   const log = ctx.logger.child({ avatar: profile.name, provider: profile.adapter });
   const startedAt = Date.now();
-  const deadline = startedAt + profile.joinTimeoutMs;
   const abort = new AbortController();
-  const timer = setTimeout(
-    () => abort.abort(new RemoteAvatarError(`its avatar did not join and publish video within ${profile.joinTimeoutMs} ms (joinTimeoutMs)`)),
-    profile.joinTimeoutMs,
-  );
+
+  // One deadline at a time, for the step under way: the session call, then the avatar's join,
+  // then its first video. A step that passes its deadline aborts the attach with the field to raise.
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = (field: 'launchTimeoutMs' | 'joinTimeoutMs' | 'firstVideoTimeoutMs', what: string) => {
+    clearTimeout(timer);
+    const ms = profile[field];
+    timer = setTimeout(
+      () => abort.abort(new RemoteAvatarError(`${what} within ${ms} ms (${field} of profile ${profile.name}; raise it if this provider is known to start slowly)`)),
+      ms,
+    );
+  };
+  let launchedAt = 0;
+  let joinedAt = 0;
+  const awaitVideo = () => deadline('firstVideoTimeoutMs', 'its avatar joined the room but published no video');
+  deadline('launchTimeoutMs', 'the session call did not complete');
 
   // A participant left over under the same identity (a crashed job, a previous attempt) would be
   // taken for the new avatar, and the new one could not join under its name.
@@ -56,23 +79,37 @@ async function attachRemote(ctx: AvatarContext, profile: RemoteProfile, launcher
   let launched: LaunchedAvatar | undefined;
   let arrival: AvatarArrival;
   try {
-    const token = await mintAvatarToken({ livekit, room: room.name, identity, ...(profile.avatarName ? { name: profile.avatarName } : {}), agentIdentity });
+    const token = await mintAvatarToken({
+      livekit,
+      room: room.name,
+      identity,
+      ...(profile.avatarName ? { name: profile.avatarName } : {}),
+      agentIdentity,
+      ...(launcher.tokenGrants ? { grants: launcher.tokenGrants } : {}),
+    });
     // Listen before launching: a fast provider can join before its HTTP answer arrives.
-    const joined = waitForAvatarVideo(room, identity, abort.signal);
+    const joined = waitForAvatarVideo(room, identity, abort.signal, (at) => {
+      joinedAt = at;
+      if (launchedAt) awaitVideo();
+    });
     joined.catch(() => {});
     const roomSid = await withTimeout(room.getSid(), 1000).catch(() => undefined);
     launching = launcher.launch({
-      livekitUrl: livekit.publicUrl ?? livekit.url,
+      livekitUrl: livekitUrlForProvider(livekit.publicUrl ?? livekit.url),
       token,
       room: room.name,
       ...(roomSid ? { roomSid } : {}),
       avatarIdentity: identity,
-      timeoutMs: Math.max(1000, deadline - Date.now()),
+      // Past the step's own deadline, so that one (which names the profile field) is what a hang reports.
+      timeoutMs: profile.launchTimeoutMs + 1000,
       signal: abort.signal,
       logger: log,
     });
     launched = await raceAbort(launching, abort.signal);
-    log.info({ sessionId: launched.sessionId, launchMs: Date.now() - startedAt }, 'avatar session started; waiting for the avatar to join');
+    launchedAt = Date.now();
+    if (joinedAt) awaitVideo();
+    else deadline('joinTimeoutMs', 'its avatar did not join the room');
+    log.info({ sessionId: launched.sessionId, launchMs: launchedAt - startedAt }, 'avatar session started; waiting for the avatar to join');
     arrival = await joined;
   } catch (err) {
     clearTimeout(timer);
@@ -99,6 +136,7 @@ async function attachRemote(ctx: AvatarContext, profile: RemoteProfile, launcher
       logger: log,
     });
   ctx.session.output.audio = output;
+  output.bindSession?.(ctx.session);
 
   const presence = watchAvatarPresence(room, identity);
   let closed = false;

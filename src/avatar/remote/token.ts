@@ -5,11 +5,17 @@ import type { LiveKitAccess } from '../contract.js';
 export const PUBLISH_ON_BEHALF = 'lk.publish_on_behalf';
 
 /**
- * Long enough for a provider to start a session and join (the join is what the token is for;
- * LiveKit refreshes a connected participant's token itself), short enough that a leaked one is
- * soon useless.
+ * livekit-server-sdk's default (6 h), which LiveKit's avatar plugins use: a provider may queue a
+ * session behind a cold start, and may rejoin with the same token after a network drop mid-call;
+ * a token that expired by then would cost the call its avatar. It grants this one room only.
  */
-export const AVATAR_TOKEN_TTL_S = 10 * 60;
+export const AVATAR_TOKEN_TTL_S = 6 * 60 * 60;
+
+/** Grants a provider's official plugin adds to the common ones (LiveAvatar: metadata and metrics). */
+export interface AvatarGrants {
+  canUpdateOwnMetadata?: boolean;
+  canSubscribeMetrics?: boolean;
+}
 
 export interface AvatarTokenOptions {
   livekit: Pick<LiveKitAccess, 'apiKey' | 'apiSecret'>;
@@ -20,6 +26,7 @@ export interface AvatarTokenOptions {
   /** The agent whose voice the avatar renders; its front end shows the avatar's tracks as the agent's. */
   agentIdentity: string;
   ttlSeconds?: number;
+  grants?: AvatarGrants;
 }
 
 /** The token the provider's avatar joins with: an agent participant of this room only, publishing on the agent's behalf. */
@@ -31,6 +38,6 @@ export async function mintAvatarToken(opts: AvatarTokenOptions): Promise<string>
     attributes: { [PUBLISH_ON_BEHALF]: opts.agentIdentity },
   });
   token.kind = 'agent';
-  token.addGrant({ roomJoin: true, room: opts.room, canPublish: true, canSubscribe: true, canPublishData: true });
+  token.addGrant({ roomJoin: true, room: opts.room, canPublish: true, canSubscribe: true, canPublishData: true, ...opts.grants });
   return token.toJwt();
 }

@@ -8,12 +8,18 @@ export interface AvatarArrival {
 }
 
 /**
- * Resolves when `identity` is in the room with a published video track. Rejects only when
- * `signal` aborts (the caller owns the deadline, so one clock covers launch and join).
+ * Resolves when `identity` is in the room with a published video track; `onJoined` is told when
+ * it is first seen in the room (before its video). Rejects only when `signal` aborts (the caller
+ * owns the deadlines).
  */
-export function waitForAvatarVideo(room: Room, identity: string, signal: AbortSignal): Promise<AvatarArrival> {
+export function waitForAvatarVideo(room: Room, identity: string, signal: AbortSignal, onJoined?: (at: number) => void): Promise<AvatarArrival> {
   return new Promise((resolve, reject) => {
     let joinedAt = 0;
+    const seen = () => {
+      if (joinedAt) return;
+      joinedAt = Date.now();
+      onJoined?.(joinedAt);
+    };
     const hasVideo = (p: RemoteParticipant | undefined) => [...(p?.trackPublications.values() ?? [])].some((t) => t.kind === TrackKind.KIND_VIDEO);
     const cleanup = () => {
       room.off(RoomEvent.ParticipantConnected, onJoin);
@@ -27,12 +33,12 @@ export function waitForAvatarVideo(room: Room, identity: string, signal: AbortSi
     };
     const onJoin = (p: RemoteParticipant) => {
       if (p.identity !== identity) return;
-      joinedAt ||= Date.now();
+      seen();
       if (hasVideo(p)) done();
     };
     const onPublish = (pub: RemoteTrackPublication, p: RemoteParticipant) => {
       if (p.identity !== identity) return;
-      joinedAt ||= Date.now();
+      seen();
       if (pub.kind === TrackKind.KIND_VIDEO) done();
     };
     const onAbort = () => {
@@ -45,7 +51,7 @@ export function waitForAvatarVideo(room: Room, identity: string, signal: AbortSi
     signal.addEventListener('abort', onAbort, { once: true });
     const present = room.remoteParticipants.get(identity);
     if (present) {
-      joinedAt = Date.now();
+      seen();
       if (hasVideo(present)) done();
     }
   });

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { bearer, jwt, ProviderCore, wsUrl, type ProviderFake, type ProviderFakeOptions } from './common.js';
+import { bearer, jwt, ProviderCore, livekitUrl, type ProviderFake, type ProviderFakeOptions } from './common.js';
 
 const tokenBody = z.strictObject({
   personaConfig: z.strictObject({
@@ -17,7 +17,7 @@ const tokenBody = z.strictObject({
     avatarModel: z.string().optional(),
     directorNotes: z.record(z.string(), z.unknown()).optional(),
   }),
-  environment: z.strictObject({ livekitUrl: wsUrl, livekitToken: jwt }),
+  environment: z.strictObject({ livekitUrl: livekitUrl, livekitToken: jwt }),
   sessionOptions: z.record(z.string(), z.unknown()).optional(),
 });
 

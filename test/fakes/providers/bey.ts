@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { jwt, ProviderCore, wsUrl, type ProviderFake, type ProviderFakeOptions } from './common.js';
+import { jwt, ProviderCore, livekitUrl, type ProviderFake, type ProviderFakeOptions } from './common.js';
 
-const sessionBody = z.strictObject({ avatar_id: z.string().min(1), livekit_url: wsUrl, livekit_token: jwt });
+const sessionBody = z.strictObject({ avatar_id: z.string().min(1), livekit_url: livekitUrl, livekit_token: jwt });
 
 export async function startFakeBey(opts: ProviderFakeOptions & { avatars?: string[] }): Promise<ProviderFake> {
   const core = new ProviderCore('bey', opts, (_status, message) => ({ detail: message }));

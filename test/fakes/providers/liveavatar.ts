@@ -11,7 +11,14 @@
  *   (base64 PCM16 24 kHz, ≤ 1 MB), `agent.speak_end`, `agent.interrupt`, `session.keep_alive`,
  *   `agent.start_listening` / `agent.stop_listening`, and answers `agent.speak_started`,
  *   `agent.speak_ended` (when the audio would have played out in real time) and
- *   `agent.speak_interrupted`, each carrying the event_id of the speech.
+ *   `agent.speak_interrupted`, each carrying the event_id of the speech's first message.
+ *
+ * Event ids are optional grouping hints, as LiveAvatar documents them: a speech is the audio sent
+ * from one `agent.speak_end` (or interrupt) to the next, whatever ids its messages carry, and
+ * `agent.speak_end` may carry a fresh id or none (LiveKit's plugin sends a fresh one per message).
+ * With `endWhenDry`, the avatar says `agent.speak_ended` whenever it has played all the audio it
+ * received, even before `agent.speak_end` (a voice slower than real time), and
+ * `agent.speak_started` again when more comes.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -19,23 +26,24 @@ import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import { z } from 'zod';
 import { refuseUpgrade } from '../net.js';
-import { bearer, jwt, ProviderCore, wsUrl, type ProviderFake, type ProviderFakeOptions } from './common.js';
+import { bearer, jwt, ProviderCore, livekitUrl, type ProviderFake, type ProviderFakeOptions } from './common.js';
 
 const tokenBody = z.strictObject({
   mode: z.literal('LITE'),
   avatar_id: z.string().min(1),
   is_sandbox: z.boolean().optional(),
   video_quality: z.enum(['very_high', 'high', 'medium', 'low']).optional(),
-  livekit_config: z.strictObject({ livekit_room: z.string().min(1), livekit_url: wsUrl, livekit_client_token: jwt }),
+  livekit_config: z.strictObject({ livekit_room: z.string().min(1), livekit_url: livekitUrl, livekit_client_token: jwt }),
 });
 
+const eventId = z.string().optional();
 const commandSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('agent.speak'), event_id: z.string().optional(), audio: z.base64() }),
-  z.strictObject({ type: z.literal('agent.speak_end'), event_id: z.string() }),
-  z.strictObject({ type: z.literal('agent.interrupt'), event_id: z.string().optional() }),
-  z.strictObject({ type: z.literal('agent.start_listening'), event_id: z.string() }),
-  z.strictObject({ type: z.literal('agent.stop_listening'), event_id: z.string() }),
-  z.strictObject({ type: z.literal('session.keep_alive'), event_id: z.string() }),
+  z.looseObject({ type: z.literal('agent.speak'), event_id: eventId, audio: z.base64() }),
+  z.looseObject({ type: z.literal('agent.speak_end'), event_id: eventId }),
+  z.looseObject({ type: z.literal('agent.interrupt'), event_id: eventId }),
+  z.looseObject({ type: z.literal('agent.start_listening'), event_id: eventId }),
+  z.looseObject({ type: z.literal('agent.stop_listening'), event_id: eventId }),
+  z.looseObject({ type: z.literal('session.keep_alive'), event_id: eventId }),
 ]);
 
 export interface LiveAvatarSpeech {
@@ -57,6 +65,10 @@ export interface FakeLiveAvatar extends ProviderFake {
   readonly commands: unknown[];
   /** When true the websocket never answers speak_started/ended (a mute avatar). */
   mute: boolean;
+  /** When true the avatar says speak_ended each time it has played all it received, speak_end or not. */
+  endWhenDry: boolean;
+  /** Each speak_started / speak_ended / speak_interrupted sent, in order, with when. */
+  readonly events: { type: string; at: number }[];
   /** Close every open websocket as if LiveAvatar dropped it. */
   dropSockets(): void;
 }
@@ -78,6 +90,7 @@ export async function startFakeLiveAvatar(opts: ProviderFakeOptions & { avatars?
   const keepAlives: number[] = [];
   const interrupts: number[] = [];
   const commands: unknown[] = [];
+  const events: { type: string; at: number }[] = [];
   const sessionFor = (tokenHeader: string | undefined, id: unknown) => {
     const t = bearer(tokenHeader);
     const s = typeof id === 'string' ? sessions.get(id) : undefined;
@@ -90,6 +103,8 @@ export async function startFakeLiveAvatar(opts: ProviderFakeOptions & { avatars?
     interrupts,
     commands,
     mute: false,
+    endWhenDry: false,
+    events,
     dropSockets() {
       for (const s of sessions.values()) for (const ws of s.sockets) ws.terminate();
     },
@@ -106,11 +121,28 @@ export async function startFakeLiveAvatar(opts: ProviderFakeOptions & { avatars?
     s.sockets.add(ws);
     ws.on('close', () => s.sockets.delete(ws));
     const send = (msg: Record<string, unknown>) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(msg));
+    const tell = (type: string, seg: LiveAvatarSpeech) => {
+      if (fake.mute || seg.interrupted) return;
+      events.push({ type, at: Date.now() });
+      send({ type, event_id: seg.eventId, task: { id: seg.eventId } });
+    };
     send({ type: 'session.state_updated', state: 'connecting' });
     setTimeout(() => send({ type: 'session.state_updated', state: 'connected' }), 20);
+    // The avatar's loudspeaker: when the audio received so far will have played out.
     let playheadAt = 0;
     const timers = new Set<NodeJS.Timeout>();
+    const later = (ms: number, fn: () => void) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        fn();
+      }, Math.max(0, ms));
+      timers.add(t);
+      return t;
+    };
+    /** The speech being received: audio since the last speak_end or interrupt. */
     let current: LiveAvatarSpeech | undefined;
+    /** Per speech: when its audio so far plays out, and whether the avatar said it ran dry. */
+    const play = new Map<LiveAvatarSpeech, { until: number; dry: boolean; dryTimer?: NodeJS.Timeout }>();
     ws.on('message', (data: RawData, isBinary) => {
       if (isBinary) return void core.problems.push('websocket: binary message (LiveAvatar takes JSON text)');
       const text = data.toString();
@@ -129,30 +161,40 @@ export async function startFakeLiveAvatar(opts: ProviderFakeOptions & { avatars?
         const bytes = Buffer.from(cmd.audio, 'base64');
         if (bytes.length % 2 !== 0) core.problems.push('agent.speak: audio is not whole PCM16 samples');
         const pcm = new Int16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length - (bytes.length % 2)));
-        const id = cmd.event_id ?? 'no-event-id';
-        if (!current || current.eventId !== id || current.endedAt !== undefined) {
-          current = { eventId: id, pcm: [], messages: 0, firstAt: now, interrupted: false };
+        const fresh = !current;
+        if (!current) {
+          current = { eventId: cmd.event_id ?? randomUUID(), pcm: [], messages: 0, firstAt: now, interrupted: false };
           speech.push(current);
-          const startAt = Math.max(now, playheadAt);
-          const seg = current;
-          const t = setTimeout(() => {
-            timers.delete(t);
-            if (!fake.mute && !seg.interrupted) send({ type: 'agent.speak_started', event_id: seg.eventId, task: { id: seg.eventId } });
-          }, startAt - now);
-          timers.add(t);
+          play.set(current, { until: 0, dry: false });
         }
-        current.pcm.push(pcm);
-        current.messages++;
-        playheadAt = Math.max(now, playheadAt) + (pcm.length / 24_000) * 1000;
+        const seg = current;
+        const p = play.get(seg)!;
+        seg.pcm.push(pcm);
+        seg.messages++;
+        const startAt = Math.max(now, playheadAt);
+        if (fresh || p.dry) {
+          p.dry = false;
+          later(startAt - now, () => tell('agent.speak_started', seg));
+        }
+        playheadAt = startAt + (pcm.length / 24_000) * 1000;
+        p.until = playheadAt;
+        if (p.dryTimer) clearTimeout(p.dryTimer);
+        p.dryTimer = later(p.until - now, () => {
+          // Played all it had while more may still come.
+          if (seg.endedAt !== undefined || !fake.endWhenDry) return;
+          p.dry = true;
+          tell('agent.speak_ended', seg);
+        });
       } else if (cmd.type === 'agent.speak_end') {
-        const seg = speech.find((x) => x.eventId === cmd.event_id && x.endedAt === undefined);
-        if (!seg) return void core.problems.push(`agent.speak_end for unknown event_id ${cmd.event_id}`);
+        // Nothing being received: a speak_end with nothing to end changes nothing.
+        if (!current) return;
+        const seg = current;
+        current = undefined;
         seg.endedAt = now;
-        const t = setTimeout(() => {
-          timers.delete(t);
-          if (!fake.mute && !seg.interrupted) send({ type: 'agent.speak_ended', event_id: seg.eventId, task: { id: seg.eventId } });
-        }, Math.max(0, playheadAt - now));
-        timers.add(t);
+        const p = play.get(seg)!;
+        // Already played out and said so (endWhenDry): nothing more to say.
+        if (p.dry) return;
+        later(p.until - now, () => tell('agent.speak_ended', seg));
       } else if (cmd.type === 'agent.interrupt') {
         interrupts.push(now);
         for (const t of timers) clearTimeout(t);
@@ -162,7 +204,10 @@ export async function startFakeLiveAvatar(opts: ProviderFakeOptions & { avatars?
           if (!seg.interrupted && (seg.endedAt === undefined || seg.endedAt > now - 60_000)) {
             seg.interrupted = true;
             seg.endedAt ??= now;
-            if (!fake.mute) send({ type: 'agent.speak_interrupted', event_id: seg.eventId });
+            if (!fake.mute) {
+              events.push({ type: 'agent.speak_interrupted', at: now });
+              send({ type: 'agent.speak_interrupted', event_id: seg.eventId });
+            }
           }
         }
         current = undefined;

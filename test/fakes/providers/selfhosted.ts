@@ -4,9 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { bearer, jwt, ProviderCore, wsUrl, type ProviderFake, type ProviderFakeOptions } from './common.js';
+import { bearer, jwt, ProviderCore, livekitUrl, type ProviderFake, type ProviderFakeOptions } from './common.js';
 
-const launchBody = z.strictObject({ url: wsUrl, token: jwt, room: z.string().min(1).optional() });
+const launchBody = z.strictObject({ url: livekitUrl, token: jwt, room: z.string().min(1).optional() });
 
 export async function startFakeSelfhosted(opts: ProviderFakeOptions): Promise<ProviderFake> {
   const core = new ProviderCore('selfhosted', opts, (_status, message) => ({ error: message }));

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { jwt, ProviderCore, wsUrl, type ProviderFake, type ProviderFakeOptions } from './common.js';
+import { jwt, ProviderCore, livekitUrl, type ProviderFake, type ProviderFakeOptions } from './common.js';
 
 const conversationBody = z.strictObject({
   pal_id: z.string().min(1).optional(),
@@ -15,7 +15,7 @@ const conversationBody = z.strictObject({
   face_id: z.string().min(1).optional(),
   replica_id: z.string().min(1).optional(),
   conversation_name: z.string().max(200).optional(),
-  properties: z.looseObject({ livekit_ws_url: wsUrl, livekit_room_token: jwt }),
+  properties: z.looseObject({ livekit_ws_url: livekitUrl, livekit_room_token: jwt }),
 });
 
 const palBody = z.strictObject({
@@ -25,14 +25,18 @@ const palBody = z.strictObject({
   layers: z.strictObject({ transport: z.strictObject({ transport_type: z.literal('livekit') }) }),
 });
 
+/** Tavus' stock echo-mode, livekit-transport PAL, usable by every account. */
+export const TAVUS_STOCK_PAL = 'pb87e71797da';
+
 export interface FakeTavus extends ProviderFake {
-  /** PAL ids this account has (echo-mode, livekit transport); a conversation with another is refused. */
+  /** PAL ids this account can use (echo-mode, livekit transport); a conversation with another is refused. */
   readonly pals: Set<string>;
 }
 
 export async function startFakeTavus(opts: ProviderFakeOptions & { pals?: string[] }): Promise<FakeTavus> {
   const core = new ProviderCore('tavus', opts, (_status, message) => ({ message }));
-  const pals = new Set(opts.pals ?? ['p-echo-1']);
+  // Tavus' stock PAL (LiveKit's plugins use it when none is given) is there for every account.
+  const pals = new Set([TAVUS_STOCK_PAL, ...(opts.pals ?? ['p-echo-1'])]);
   await core.start([
     {
       method: 'POST',

@@ -13,7 +13,8 @@ const startSchema = z.object({ data: z.object({ ws_url: z.string().regex(/^wss?:
  * (X-API-KEY) with `mode: "LITE"`, the avatar and `livekit_config {livekit_room, livekit_url,
  * livekit_client_token}`; then `POST /v1/sessions/start` with the session token (Bearer), whose
  * answer carries the websocket that takes the speech (see liveavatar-output.ts). Close stops the
- * session (`POST /v1/sessions/stop`).
+ * session (`POST /v1/sessions/stop`). Its avatar's token may also update its own metadata and
+ * subscribe to metrics, as LiveKit's LiveAvatar plugin grants it.
  */
 export function liveAvatarLauncher(profile: LiveAvatarProfile, keys: AvatarKeys = {}): RemoteLauncher {
   const apiKey = requireKey(keys.liveavatar, 'LiveAvatar', 'LIVEAVATAR_API_KEY');
@@ -21,6 +22,7 @@ export function liveAvatarLauncher(profile: LiveAvatarProfile, keys: AvatarKeys 
   return {
     provider: 'liveavatar',
     label: 'LiveAvatar',
+    tokenGrants: { canUpdateOwnMetadata: true, canSubscribeMetrics: true },
     async launch(req: LaunchRequest) {
       const common = { provider: 'LiveAvatar', keyEnv: 'LIVEAVATAR_API_KEY', timeoutMs: req.timeoutMs, signal: req.signal };
       const created = await callProvider({
