@@ -67,13 +67,15 @@ describe('profiles', () => {
     expect(tavus).toMatchObject({ apiUrl: 'https://tavusapi.com', sampleRate: 24000, fallback: [] });
     expect(profile({ adapter: 'lemonslice', agentId: 'a' }).sampleRate).toBe(16000);
     expect(() => remoteProfileSchema.parse({ adapter: 'lemonslice', agentId: 'a', agentImageUrl: 'https://x/y.png' })).toThrow(/exactly one/);
-    expect(() => remoteProfileSchema.parse({ adapter: 'bey' })).toThrow(/avatarId/);
+    expect(() => remoteProfileSchema.parse({ adapter: 'lemonslice' })).toThrow(/exactly one of agentId or agentImageUrl/);
+    expect(() => remoteProfileSchema.parse({ adapter: 'liveavatar' })).toThrow(/avatarId/);
     expect(() => remoteProfileSchema.parse({ adapter: 'bey', avatarId: 'b', avatarIdentity: 'has space' })).toThrow(/participant identity/);
   });
 
-  it("Tavus without a PAL uses Tavus' stock PAL, as LiveKit's plugins do", () => {
+  it("Tavus without a PAL uses Tavus' stock PAL, Beyond Presence without an avatar its stock avatar, as LiveKit's plugins do", () => {
     expect(TAVUS_STOCK_PAL_ID).toBe('pb87e71797da');
     expect(profile({ adapter: 'tavus' })).toMatchObject({ palId: 'pb87e71797da' });
+    expect(profile({ adapter: 'bey' })).toMatchObject({ avatarId: 'b9be11b8-89fb-4227-8f86-4a881393cbdb' });
   });
 
   it('start deadlines: one per step, long enough for a 30-60 s cold start by default, set per profile', () => {
@@ -196,6 +198,10 @@ describe('session calls against each provider API', () => {
     await launcherFor(profile({ adapter: 'bey', avatarId: 'av-1', apiUrl: bey.baseUrl }), KEYS).launch(await request('bey-avatar-agent'));
     expect(bey.problems).toEqual([]);
     expect(bey.requests[0]!.body).toMatchObject({ avatar_id: 'av-1', livekit_url: LIVEKIT.url });
+    // No avatar in the profile: Beyond Presence's stock avatar, which every account has.
+    await launcherFor(profile({ adapter: 'bey', apiUrl: bey.baseUrl }), KEYS).launch(await request('bey-avatar-agent'));
+    expect(bey.problems).toEqual([]);
+    expect(bey.requests[1]!.body).toMatchObject({ avatar_id: 'b9be11b8-89fb-4227-8f86-4a881393cbdb' });
 
     const anam = await fake(startFakeAnam(fakeOpts));
     const anamSession = await launcherFor(profile({ adapter: 'anam', avatarId: 'an-1', apiUrl: anam.baseUrl }), KEYS).launch(await request('anam-avatar-agent'));

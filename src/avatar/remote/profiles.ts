@@ -50,6 +50,9 @@ function remoteCommon(defaults: { apiUrl: string; sampleRate: 16000 | 24000 | 48
   };
 }
 
+/** Beyond Presence's stock avatar "Ege", what LiveKit's Bey plugins use when none is given. */
+export const BEY_STOCK_AVATAR_ID = 'b9be11b8-89fb-4227-8f86-4a881393cbdb';
+
 /** Tavus' stock PAL (echo mode, LiveKit transport), what LiveKit's Tavus plugins use when none is given. */
 export const TAVUS_STOCK_PAL_ID = 'pb87e71797da';
 
@@ -97,8 +100,8 @@ export const hedraProfileSchema = z
 export const beyProfileSchema = z.object({
   adapter: z.literal('bey'),
   ...remoteCommon({ apiUrl: 'https://api.bey.dev', sampleRate: 24000 }),
-  /** A Beyond Presence avatar id (their stock avatar "Ege" is b9be11b8-89fb-4227-8f86-4a881393cbdb). */
-  avatarId: z.string().min(1),
+  /** A Beyond Presence avatar id; their stock avatar "Ege" when absent, as LiveKit's Bey plugins. */
+  avatarId: z.string().min(1).default(BEY_STOCK_AVATAR_ID),
 });
 
 export const anamProfileSchema = z.object({

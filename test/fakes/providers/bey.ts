@@ -11,7 +11,8 @@ const sessionBody = z.strictObject({ avatar_id: z.string().min(1), livekit_url: 
 
 export async function startFakeBey(opts: ProviderFakeOptions & { avatars?: string[] }): Promise<ProviderFake> {
   const core = new ProviderCore('bey', opts, (_status, message) => ({ detail: message }));
-  const avatars = new Set(opts.avatars ?? ['b9be11b8-89fb-4227-8f86-4a881393cbdb']);
+  // The stock avatar "Ege" is there for every account (LiveKit's Bey plugins use it when none is given).
+  const avatars = new Set(['b9be11b8-89fb-4227-8f86-4a881393cbdb', ...(opts.avatars ?? [])]);
   return core.start([
     {
       method: 'POST',
