@@ -110,6 +110,12 @@ describe('remote avatar in a room', () => {
     expect(avatar.identity).toBe('tavus-avatar-agent');
     const remote = s.room.remoteParticipants.get('tavus-avatar-agent')!;
     expect(remote.attributes['lk.publish_on_behalf']).toBe(s.room.localParticipant!.identity);
+    // The token it was handed: an agent of this room only, on the agent's behalf, no admin rights, the SDK's 6 h.
+    const token = s.provider.tokens[0]!;
+    expect(token).toMatchObject({ identity: 'tavus-avatar-agent', kind: 'agent', room: s.roomName, attributes: { 'lk.publish_on_behalf': s.room.localParticipant!.identity } });
+    expect(token.grants).toMatchObject({ roomJoin: true, canPublish: true, canSubscribe: true, canPublishData: true });
+    for (const admin of ['roomAdmin', 'roomCreate', 'roomList', 'roomRecord']) expect(token.grants[admin], admin).toBeFalsy();
+    expect(token.ttlSeconds).toBeGreaterThanOrEqual(6 * 3600 - 60);
 
     const out = audioOut(s);
     const timings: SegmentTimings[] = [];

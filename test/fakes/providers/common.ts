@@ -201,8 +201,10 @@ export class ProviderCore implements ProviderFake {
 
   /**
    * Verifies the LiveKit token as the LiveKit server will when the avatar joins with it (signature,
-   * not expired, room join for one room), and what every avatar needs to render as the agent (agent
-   * kind, lk.publish_on_behalf). Its lifetime is recorded, not judged.
+   * not expired, an identity, room join for one room). The real API cannot check those itself (it
+   * has no secret), so its session would start and its avatar fail to join; the fake refuses at
+   * once instead, with the reason. Everything else (kind, attributes, other grants, lifetime) is
+   * recorded in `tokens` for tests to assert, not judged: a provider's avatar joins with it either way.
    */
   async verifyToken(ctx: Ctx, token: string, url: string): Promise<VerifiedToken | undefined> {
     try {
@@ -211,12 +213,9 @@ export class ProviderCore implements ProviderFake {
       const identity = claims.sub ?? '';
       if (!identity) problems.push('token has no identity');
       if (claims.video?.roomJoin !== true) problems.push('token lacks roomJoin');
-      if (!claims.video?.room) problems.push('token is not limited to one room');
-      if (claims.kind !== 'agent') problems.push(`token kind is ${String(claims.kind)}, not agent`);
+      if (!claims.video?.room) problems.push('token names no room to join');
       const attributes = claims.attributes ?? {};
-      if (!attributes['lk.publish_on_behalf']) problems.push('token has no lk.publish_on_behalf attribute');
       const ttlSeconds = (claims.exp ?? 0) - (claims.nbf ?? Math.floor(Date.now() / 1000));
-      if (claims.video?.roomAdmin || claims.video?.roomCreate || claims.video?.roomList) problems.push('token grants room administration');
       if (problems.length) {
         this.refuse(ctx, 422, problems.join('; '));
         return undefined;
