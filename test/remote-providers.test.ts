@@ -420,6 +420,13 @@ describe('LiveAvatar (LITE): token, start, and speech over its websocket', () =>
     expect(ev.playbackPosition).toBeGreaterThan(0.1);
     expect(ev.playbackPosition).toBeLessThan(2.5);
     await waitFor(() => la.interrupts.length === 1, 2000, 'agent.interrupt');
+    // The user is speaking: the avatar is told to listen, as LiveKit's plugin tells it after an interruption.
+    const sinceInterrupt = () => {
+      const types = (la.commands as { type: string }[]).map((c) => c.type).filter((t) => t !== 'session.keep_alive');
+      return types.slice(types.indexOf('agent.interrupt'));
+    };
+    await waitFor(() => sinceInterrupt().length >= 2, 2000, 'the message after agent.interrupt');
+    expect(sinceInterrupt()).toEqual(['agent.interrupt', 'agent.start_listening']);
 
     // The next reply is a fresh segment; the interrupted one's events cannot end it early.
     for (const f of tone(600)) await output.captureFrame(f);

@@ -50,8 +50,8 @@ export interface LiveAvatarOutputOptions {
  * An `agent.speak_ended` that comes while the reply is still arriving (the avatar played all it had
  * and the voice is slower than real time) does not end the reply: the rest is still sent, and the
  * reply ends with the avatar's next `agent.speak_ended`, or at once if nothing more came. As
- * LiveKit's plugin does, `agent.start_listening` follows each reply's `agent.speak_end`, and
- * `agent.stop_listening` is sent when the agent goes idle.
+ * LiveKit's plugin does, `agent.start_listening` follows each reply's `agent.speak_end` (and an
+ * interruption), and `agent.stop_listening` is sent when the agent goes idle.
  */
 export class LiveAvatarOutput extends voice.QueueAudioOutput implements RemoteOutput {
   readonly lost: Promise<string>;
@@ -240,6 +240,8 @@ export class LiveAvatarOutput extends voice.QueueAudioOutput implements RemoteOu
     if (unfinished.length === 0 && !ev.wasCapturing) return;
     this.discardChunk();
     this.send({ type: 'agent.interrupt', event_id: randomUUID() });
+    // The user is speaking (that is what interrupted the reply): the avatar listens.
+    this.send({ type: 'agent.start_listening', event_id: randomUUID() });
     this.finishAll(true);
   }
 
