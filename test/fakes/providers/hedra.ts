@@ -1,8 +1,11 @@
 /**
- * Fake Hedra realtime API (https://api.hedra.com), as documented before the service was reported
- * disabled (April 2026): `POST /public/livekit/v1/session` (x-api-key), multipart/form-data with
+ * Fake Hedra realtime API (https://api.hedra.com), as documented before Hedra switched it off on
+ * 2026-04-15: `POST /public/livekit/v1/session` (x-api-key), multipart/form-data with
  * `livekit_url`, `livekit_token` and `avatar_id` or an `avatar_image` JPEG file → 200, and the
  * avatar joins. The `disabled` option answers as a switched-off service would (503).
+ *
+ * The worker no longer calls Hedra (a Hedra profile is refused at load); this fake stays only so
+ * the refusal test can show that nothing ever reaches it.
  */
 import { randomUUID } from 'node:crypto';
 import { ProviderCore, type Ctx, type ProviderFake, type ProviderFakeOptions } from './common.js';
