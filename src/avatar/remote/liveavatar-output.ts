@@ -265,8 +265,11 @@ export class LiveAvatarOutput extends voice.QueueAudioOutput implements RemoteOu
     }
     const seg = this.segmentFor(ev.event_id);
     if (!seg) return;
-    if (ev.type === 'agent.speak_started') this.started(seg, Date.now());
-    else if (ev.type === 'agent.speak_ended') {
+    if (ev.type === 'agent.speak_started') {
+      // Speaking again after running dry (audio that was on its way when it said so): its speak_ended is still to come.
+      seg.dryAtS = undefined;
+      this.started(seg, Date.now());
+    } else if (ev.type === 'agent.speak_ended') {
       // Ran dry mid-reply: the rest is still coming, and is still sent.
       if (!seg.closed) seg.dryAtS = seg.pushedS;
       else this.finish(seg, false);
