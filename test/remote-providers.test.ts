@@ -38,7 +38,7 @@ initializeLogger({ pretty: false, level: 'error' });
 const logger = createLogger({ level: 'error' });
 const LIVEKIT = { url: 'ws://127.0.0.1:7880', apiKey: 'devkey', apiSecret: 'secret-secret-secret-secret-secret' };
 const KEY = 'prov-key-0123456789';
-const KEYS: AvatarKeys = { tavus: KEY, liveavatar: KEY, hedra: KEY, bey: KEY, anam: KEY, lemonslice: KEY, launchSecret: KEY };
+const KEYS: AvatarKeys = { tavus: KEY, liveavatar: KEY, bey: KEY, anam: KEY, lemonslice: KEY, launchSecret: KEY };
 const HOUR = 3600;
 
 const fakes: ProviderFake[] = [];

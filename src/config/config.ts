@@ -33,7 +33,6 @@ export type TtsConfig =
 export interface AvatarKeys {
   tavus?: string;
   liveavatar?: string;
-  hedra?: string;
   bey?: string;
   anam?: string;
   lemonslice?: string;
@@ -161,7 +160,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       keys: dropUndefined({
         tavus: env.TAVUS_API_KEY,
         liveavatar: env.LIVEAVATAR_API_KEY,
-        hedra: env.HEDRA_API_KEY,
         bey: env.BEY_API_KEY,
         anam: env.ANAM_API_KEY,
         lemonslice: env.LEMONSLICE_API_KEY,

@@ -122,7 +122,6 @@ export const envSchema = z.object({
   // Avatar providers' API keys (only the provider a profile names is needed)
   TAVUS_API_KEY: z.string().min(1).optional(),
   LIVEAVATAR_API_KEY: z.string().min(1).optional(),
-  HEDRA_API_KEY: z.string().min(1).optional(),
   BEY_API_KEY: z.string().min(1).optional(),
   ANAM_API_KEY: z.string().min(1).optional(),
   LEMONSLICE_API_KEY: z.string().min(1).optional(),
@@ -176,7 +175,6 @@ export const SECRET_VARIABLES = [
   'WEB_SHARED_KEY',
   'TAVUS_API_KEY',
   'LIVEAVATAR_API_KEY',
-  'HEDRA_API_KEY',
   'BEY_API_KEY',
   'ANAM_API_KEY',
   'LEMONSLICE_API_KEY',
