@@ -11,12 +11,13 @@
  *
  *   npm run bench:turns -- [--profile cloud|fast|local] [--corpus DIR] [--config both|ours|stock]
  *                          [--turns N] [--json FILE] [--plot FILE.png] [--seed N] [--barge-every N]
- *                          [--worker-logs DIR]
+ *                          [--worker-logs DIR] [--set KEY=VALUE ...]
  *
  * Without --corpus, a default corpus is made with espeak-ng (bench/out/corpus). Progress goes to
  * stderr; the table to stdout. --worker-logs runs the workers at LOG_LEVEL=debug and writes each
  * one's output to DIR/<config>.log at the end (why a turn was slow: agents logs every preemptive
- * generation, end-of-turn prediction and commit).
+ * generation, end-of-turn prediction and commit). --set KEY=VALUE (repeatable) sets a worker
+ * variable for ours only, to measure one lever against stock (e.g. --set ENDPOINTING_MIN_DELAY_MS=800).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -59,6 +60,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '7' },
     'barge-every': { type: 'string', default: '5' },
     'worker-logs': { type: 'string' },
+    set: { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -71,6 +73,12 @@ if (!['both', 'ours', 'stock'].includes(args.config)) fail(`--config must be bot
 const profile = PROFILES[args.profile as ProfileName];
 const configs: ConfigName[] = args.config === 'both' ? ['ours', 'stock'] : [args.config as ConfigName];
 const bargeEvery = Number(args['barge-every']);
+const oursEnv: Record<string, string> = {};
+for (const setting of args.set) {
+  const eq = setting.indexOf('=');
+  if (eq <= 0) fail(`--set takes KEY=VALUE (got ${setting})`);
+  oursEnv[setting.slice(0, eq)] = setting.slice(eq + 1);
+}
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -83,7 +91,7 @@ if (!corpusDir) {
 const corpusAll = await loadCorpus(corpusDir);
 const corpus = args.turns ? corpusAll.slice(0, Number(args.turns)) : corpusAll;
 const speechThreshold = Math.min(...corpus.map((t) => t.threshold));
-progress(`corpus: ${corpus.length} turns from ${corpusDir}; profile ${profile.name}; configs ${configs.join(' + ')}`);
+progress(`corpus: ${corpus.length} turns from ${corpusDir}; profile ${profile.name}; configs ${configs.join(' + ')}${args.set.length ? `; ours with ${args.set.join(' ')}` : ''}`);
 const eotModel = await probeEndOfTurn(corpus);
 if (eotModel) progress(`end-of-turn model on this corpus: ${eotModel.endsLikely}/${eotModel.ends} turn ends judged complete, ${eotModel.pausesUnlikely}/${eotModel.pauses} pauses judged incomplete`);
 
@@ -114,7 +122,7 @@ try {
         profile,
         speechThreshold,
         inferenceUrl: `http://127.0.0.1:${inference.port}`,
-        ...(args['worker-logs'] ? { env: { LOG_LEVEL: 'debug' } } : {}),
+        env: { ...(args['worker-logs'] ? { LOG_LEVEL: 'debug' } : {}), ...(name === 'ours' ? oursEnv : {}) },
       }),
     );
   }
@@ -162,6 +170,7 @@ try {
     configs: Object.fromEntries([...results].map(([name, r]) => [name, summarize(r, transport, pacing)])),
     transportMs: { userToAgent: transport.userToAgent, agentToUser: transport.agentToUser },
     ...(eotModel ? { eotModel } : {}),
+    ...(args.set.length ? { oursSettings: oursEnv } : {}),
     machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`,
     turns: Object.fromEntries(results),
   };

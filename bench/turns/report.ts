@@ -42,6 +42,8 @@ export interface BenchReport {
   transportMs: { userToAgent: number; agentToUser: number };
   /** How the end-of-turn model judges this corpus's ends and pauses (eot-probe.ts). */
   eotModel?: EotProbe;
+  /** Worker variables set for ours on top of TURN_PRESET=tuned (--set). */
+  oursSettings?: Record<string, string>;
   machine: string;
   turns: Partial<Record<ConfigName, TurnResult[]>>;
 }
@@ -129,6 +131,7 @@ export function formatTable(report: BenchReport): string {
     ...(report.eotModel
       ? [`end-of-turn model (v1-mini) on this corpus: ${report.eotModel.endsLikely}/${report.eotModel.ends} ends judged complete (→ min delay), ${report.eotModel.pausesUnlikely}/${report.eotModel.pauses} pauses judged incomplete (→ max delay)`]
       : []),
+    ...(report.oursSettings ? [`ours: TURN_PRESET=tuned with ${Object.entries(report.oursSettings).map(([k, v]) => `${k}=${v}`).join(' ')}`] : []),
     `${''.padEnd(36)}${names.map((n) => n.padStart(9)).join('')}${ours && stock ? '  ours/stock'.padStart(12) : ''}`,
   ];
   for (const [label, get] of rows) {

@@ -67,6 +67,7 @@ export interface Config {
     interruptionMinDurationMs: number;
     minEndpointingDelayMs: number;
     maxEndpointingDelayMs: number;
+    endpointingMode: 'fixed' | 'dynamic';
     preemptiveGeneration: boolean;
     allowInterruptions: boolean;
     interruptionMode: 'vad' | 'adaptive';
@@ -150,6 +151,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       interruptionMinDurationMs: env.INTERRUPTION_MIN_DURATION_MS,
       minEndpointingDelayMs: env.ENDPOINTING_MIN_DELAY_MS,
       maxEndpointingDelayMs: env.ENDPOINTING_MAX_DELAY_MS,
+      endpointingMode: env.ENDPOINTING_MODE,
       preemptiveGeneration: env.PREEMPTIVE_GENERATION,
       allowInterruptions: env.ALLOW_INTERRUPTIONS,
       interruptionMode: env.INTERRUPTION_MODE,

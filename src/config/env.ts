@@ -75,6 +75,8 @@ export const envSchema = z.object({
   VAD_MIN_SILENCE_MS: z.coerce.number({ error: 'must be a number of milliseconds' }).int().min(250, { error: 'must be at least 250 (the end-of-turn model needs 250 ms of silence)' }).max(5_000).default(300),
   ENDPOINTING_MIN_DELAY_MS: positiveMs(500),
   ENDPOINTING_MAX_DELAY_MS: positiveMs(2000),
+  /** fixed: the delays above. dynamic: agents learns the min delay from this user's pauses (max stays the ceiling). */
+  ENDPOINTING_MODE: z.enum(['fixed', 'dynamic'], { error: 'must be fixed or dynamic' }).default('fixed'),
   PREEMPTIVE_GENERATION: bool.default(true),
   /** Also synthesise the preemptive reply's first audio before the turn is confirmed. */
   PREEMPTIVE_TTS: bool.default(true),

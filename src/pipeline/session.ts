@@ -118,7 +118,7 @@ export function buildSession(config: Config, vad: VAD, overrides: SessionOverrid
       : {
           // The local audio end-of-turn model (v1-mini) runs offline in the worker's inference process.
           turnDetection,
-          endpointing: { minDelay: config.turn.minEndpointingDelayMs, maxDelay: config.turn.maxEndpointingDelayMs },
+          endpointing: { mode: config.turn.endpointingMode, minDelay: config.turn.minEndpointingDelayMs, maxDelay: config.turn.maxEndpointingDelayMs },
           // Always explicit (INTERRUPTION_MODE, vad by default). Left unset, agents 1.9 turns on its
           // "adaptive" interruption in dev mode (`npm run dev`), which streams the user's audio to
           // LiveKit Cloud's inference gateway (agent-gateway.livekit.cloud, signed with
