@@ -73,6 +73,8 @@ export interface AvatarHandle {
    * fallback chain and the conversation goes on.
    */
   readonly lost?: Promise<string>;
+  /** Attributes the registry adds to the agent participant's while this avatar shows (the client adapter's `avatar.client`). */
+  readonly attributes?: Record<string, string>;
   /** Frame counts of a renderer this worker receives frames from (GPU renderer, Unreal). */
   stats?(): AvatarFrameStats;
   /** Tools the LLM may call to drive this avatar (an Unreal MetaHuman's emotions and gestures). */

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { loadAvatarProfile, VOICE_ONLY_PROFILE, type AvatarProfile } from '../config/avatar-profile.js';
 import { builtinAdapter } from './builtin.js';
+import { clientAdapter } from './client/adapter.js';
+import { AVATAR_ATTRIBUTES } from './client/protocol.js';
 import type { AvatarAdapter, AvatarContext, AvatarHandle, SegmentTimingSource } from './contract.js';
 import type { SegmentTimings } from './local/avatar-output.js';
 import { noneAdapter } from './none.js';
@@ -24,6 +26,8 @@ export function adapterFor(profile: AvatarProfile): AvatarAdapter {
       return builtinAdapter(profile);
     case 'none':
       return noneAdapter(profile);
+    case 'client':
+      return clientAdapter(profile);
     case 'diffusion':
       return diffusionAdapter(profile);
     case 'splat':
@@ -156,7 +160,7 @@ class AvatarSupervisor implements AttachedAvatar {
       if (this.current === handle) this.events.emit('segment_timings', t);
     });
     void handle.lost?.then((reason) => this.onLost(handle, reason));
-    await describeAvatar(this.ctx, handle.profile, this.fallbacks);
+    await describeAvatar(this.ctx, handle, this.fallbacks);
   }
 
   /** Mid-call: the avatar showing stopped serving. Close it and take the next in the chain. */
@@ -181,15 +185,18 @@ class AvatarSupervisor implements AttachedAvatar {
  * Tell the room which avatar is showing and why, as attributes of the agent participant, so a
  * front end can say "avatar unavailable, voice only" instead of showing a black tile.
  */
-async function describeAvatar(ctx: AvatarContext, profile: AvatarProfile, fallbacks: AvatarFallback[]): Promise<void> {
+async function describeAvatar(ctx: AvatarContext, handle: AvatarHandle, fallbacks: AvatarFallback[]): Promise<void> {
   const participant = ctx.room?.localParticipant;
   if (!participant) return;
   const last = fallbacks.at(-1);
   await participant
     .setAttributes({
-      'avatar.profile': profile.name,
-      'avatar.adapter': profile.adapter,
-      'avatar.fallback_reason': last ? `${last.profile}: ${last.reason}`.slice(0, 500) : '',
+      [AVATAR_ATTRIBUTES.profile]: handle.profile.name,
+      [AVATAR_ATTRIBUTES.adapter]: handle.profile.adapter,
+      [AVATAR_ATTRIBUTES.fallbackReason]: last ? `${last.profile}: ${last.reason}`.slice(0, 500) : '',
+      // What the viewer's browser draws (client adapter); cleared when the avatar showing is not drawn there.
+      [AVATAR_ATTRIBUTES.client]: '',
+      ...handle.attributes,
     })
     .catch((err: unknown) => ctx.logger.debug({ err }, 'could not set avatar attributes'));
 }

@@ -1,6 +1,8 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { clientProfileSchema } from '../avatar/client/profile.js';
+import { faceStyleSchema } from '../avatar/client/protocol.js';
 import { HEDRA_DISABLED_MESSAGE, remoteProfileSchemas, retiredRemoteProfileSchemas } from '../avatar/remote/profiles.js';
 import { diffusionProfileSchema, splatProfileSchema } from '../avatar/renderer/profiles.js';
 import { unrealProfileSchema } from '../avatar/unreal/profiles.js';
@@ -19,16 +21,7 @@ export const builtinProfileSchema = z.object({
   height: z.number().int().min(256).max(1920).default(512),
   /** Seeds the blink and idle motion so two avatars in one room do not move in lockstep. */
   seed: z.number().int().min(0).default(1),
-  style: z
-    .object({
-      skin: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
-      hair: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
-      eyes: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
-      shirt: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
-      background: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
-    })
-    .strict()
-    .default({}),
+  style: faceStyleSchema.default({}),
 });
 
 export const noneProfileSchema = z.object({
@@ -39,6 +32,7 @@ export const noneProfileSchema = z.object({
 export const avatarProfileSchema = z.discriminatedUnion('adapter', [
   builtinProfileSchema,
   noneProfileSchema,
+  clientProfileSchema,
   ...remoteProfileSchemas,
   ...retiredRemoteProfileSchemas,
   diffusionProfileSchema,

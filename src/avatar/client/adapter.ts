@@ -1,0 +1,90 @@
+import type { Room, RpcInvocationData } from '@livekit/rtc-node';
+import type { z } from 'zod';
+import type { AvatarAdapter, AvatarContext, AvatarHandle } from '../contract.js';
+import { publishVoice } from '../none.js';
+import type { clientProfileSchema } from './profile.js';
+import {
+  AVATAR_ATTRIBUTES,
+  CLIENT_AVATAR_VERSION,
+  RPC_CLIENT_FAILED,
+  RPC_CLIENT_READY,
+  clientFailedSchema,
+  clientReadySchema,
+  parseJson,
+  type ClientAvatarSpec,
+} from './protocol.js';
+
+export type ClientProfile = z.infer<typeof clientProfileSchema> & { name: string };
+
+/**
+ * An avatar drawn in the viewer's browser. The worker publishes the voice only (no render, no
+ * video encode) and describes the avatar in the agent's attributes (`avatar.client`, set by the
+ * registry from `handle.attributes`). A page that can draw it answers `avatar.client.ready`; one
+ * that tried and failed answers `avatar.client.failed`. No answer within `announceTimeoutMs` (an
+ * rtc-node viewer, the agents playground, any other front end), a page that cannot draw this
+ * renderer, or a failure: `lost` resolves with the reason, and the registry moves down the
+ * profile's fallback chain (another client renderer, or server-rendered video), mid-call.
+ */
+export function clientAdapter(profile: ClientProfile): AvatarAdapter {
+  return {
+    async attach(ctx: AvatarContext): Promise<AvatarHandle> {
+      const room = ctx.room;
+      if (!room?.localParticipant) throw new Error("the client avatar needs a room: the viewer's browser draws it");
+      const spec: ClientAvatarSpec = {
+        v: CLIENT_AVATAR_VERSION,
+        profile: profile.name,
+        renderer: profile.renderer,
+        ...(profile.asset ? { asset: profile.asset } : {}),
+        seed: profile.seed,
+        style: profile.style,
+      };
+      let settle!: (reason: string) => void;
+      const lost = new Promise<string>((resolve) => (settle = resolve));
+      let drawnBy: string | undefined;
+      const timer = setTimeout(() => {
+        if (!drawnBy) settle(`no viewer said it can draw a ${profile.renderer} client avatar within ${profile.announceTimeoutMs} ms (a front end without client avatars)`);
+      }, profile.announceTimeoutMs);
+      const unregister = [
+        answer(room, RPC_CLIENT_READY, (data) => {
+          const ready = parseJson(data.payload, clientReadySchema);
+          if (!ready) return 'malformed';
+          if (ready.profile !== spec.profile) return 'stale';
+          if (!ready.renderers.includes(spec.renderer)) {
+            settle(`viewer ${data.callerIdentity} cannot draw ${spec.renderer} (it draws: ${ready.renderers.join(', ') || 'nothing'})`);
+            return 'unsupported';
+          }
+          if (!drawnBy) ctx.logger.info({ avatar: spec.profile, renderer: spec.renderer, viewer: data.callerIdentity }, 'the viewer draws the avatar');
+          drawnBy ??= data.callerIdentity;
+          clearTimeout(timer);
+          return 'ok';
+        }),
+        answer(room, RPC_CLIENT_FAILED, (data) => {
+          const failed = parseJson(data.payload, clientFailedSchema);
+          if (!failed) return 'malformed';
+          if (failed.profile !== spec.profile) return 'stale';
+          settle(`viewer ${data.callerIdentity}: the ${failed.renderer} renderer failed: ${failed.reason}`);
+          return 'ok';
+        }),
+      ];
+      const voiceTrack = await publishVoice(room, profile.sampleRate, { awaitSubscriber: false });
+      ctx.session.output.audio = voiceTrack.output;
+      return {
+        profile,
+        attributes: { [AVATAR_ATTRIBUTES.client]: JSON.stringify(spec) },
+        lost,
+        close: async () => {
+          clearTimeout(timer);
+          for (const u of unregister) u();
+          await voiceTrack.close();
+        },
+      };
+    },
+  };
+}
+
+/** Register an RPC method on the agent participant; returns its unregistration. */
+function answer(room: Room, method: string, handler: (data: RpcInvocationData) => string): () => void {
+  const participant = room.localParticipant!;
+  participant.registerRpcMethod(method, async (data) => handler(data));
+  return () => participant.unregisterRpcMethod(method);
+}
