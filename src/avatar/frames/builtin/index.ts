@@ -2,3 +2,4 @@ export { createBuiltinFace, mouthStateFor, type BuiltinFace, type BuiltinFaceOpt
 export { DEFAULT_PALETTE, paletteFor, type FacePalette, type FaceStyle, type MouthState } from './face-svg.js';
 export { encodePng, contactSheet } from './png.js';
 export { BLINK_MS } from './motion.js';
+export { planBuiltinFace, type FaceDraw, type FaceLayer, type FacePlan } from './face-plan.js';
