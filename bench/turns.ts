@@ -31,7 +31,7 @@ import { startTestLiveKitServer } from '../test/livekit-server/index.js';
 import { loadCorpus } from './turns/corpus.js';
 import { writeDefaultCorpus } from './turns/default-corpus.js';
 import { playTurn, type TurnResult } from './turns/play.js';
-import { probeEndOfTurn } from './turns/eot-probe.js';
+import { describeSweep, probeEndOfTurn } from './turns/eot-probe.js';
 import { drawer, PROFILE_NAMES, PROFILES, type ProfileName } from './turns/profiles.js';
 import { firstClausePacingMs, formatTable, summarize, writeCdfPlot, writeJson, type BenchReport } from './turns/report.js';
 import { liveWorkers, startRig, type ConfigName, type Rig } from './turns/rig.js';
@@ -94,6 +94,7 @@ const speechThreshold = Math.min(...corpus.map((t) => t.threshold));
 progress(`corpus: ${corpus.length} turns from ${corpusDir}; profile ${profile.name}; configs ${configs.join(' + ')}${args.set.length ? `; ours with ${args.set.join(' ')}` : ''}`);
 const eotModel = await probeEndOfTurn(corpus);
 if (eotModel) progress(`end-of-turn model on this corpus: ${eotModel.endsLikely}/${eotModel.ends} turn ends judged complete, ${eotModel.pausesUnlikely}/${eotModel.pauses} pauses judged incomplete`);
+if (eotModel) progress(`  at other "unlikely" thresholds: ${describeSweep(eotModel)}`);
 
 const server = await startTestLiveKitServer({ departureTimeoutS: 1 });
 // Stands in for LiveKit Cloud's inference gateway: nothing may depend on it.

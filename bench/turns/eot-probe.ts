@@ -24,7 +24,16 @@ export interface EotProbe {
   /** Pauses inside turns the model called incomplete (→ max delay): higher is fewer cut-ins. */
   pausesUnlikely: number;
   pauses: number;
+  /**
+   * The same judgements at other "unlikely" thresholds (agents' `unlikelyThreshold` option): how
+   * many ends would be answered at the min delay, and how many pauses would be committed (each a
+   * possible cut-in). Where no threshold gives many of the first and few of the second, the model
+   * cannot tell this corpus's ends from its pauses.
+   */
+  sweep: { threshold: number; endsLikely: number; pausesLikely: number }[];
 }
+
+const SWEEP = [0.15, 0.2, 0.25, 0.3, V1_MINI_UNLIKELY_EN, 0.45];
 
 type Predict = (pcm: Int16Array) => Promise<number>;
 
@@ -41,21 +50,27 @@ function loadModel(): Predict | undefined {
 export async function probeEndOfTurn(turns: readonly CorpusTurn[]): Promise<EotProbe | undefined> {
   const predict = loadModel();
   if (!predict) return undefined;
-  const result: EotProbe = { endsLikely: 0, ends: 0, pausesUnlikely: 0, pauses: 0 };
+  const ends: number[] = [];
+  const pauses: number[] = [];
   for (const turn of turns) {
     const pcm = resampleMono(turn.samples, turn.sampleRate, 16_000);
     for (const [i, span] of turn.speech.entries()) {
       const end = Math.round(((span.endMs + ASK_AFTER_SILENCE_MS) / 1000) * 16_000);
       const p = await predict(pcm.slice(Math.max(0, end - WINDOW), Math.min(end, pcm.length)));
-      const likely = p >= V1_MINI_UNLIKELY_EN;
-      if (i === turn.speech.length - 1) {
-        result.ends++;
-        if (likely) result.endsLikely++;
-      } else {
-        result.pauses++;
-        if (!likely) result.pausesUnlikely++;
-      }
+      (i === turn.speech.length - 1 ? ends : pauses).push(p);
     }
   }
-  return result;
+  const atLeast = (ps: number[], threshold: number) => ps.filter((p) => p >= threshold).length;
+  return {
+    endsLikely: atLeast(ends, V1_MINI_UNLIKELY_EN),
+    ends: ends.length,
+    pausesUnlikely: pauses.length - atLeast(pauses, V1_MINI_UNLIKELY_EN),
+    pauses: pauses.length,
+    sweep: SWEEP.map((threshold) => ({ threshold, endsLikely: atLeast(ends, threshold), pausesLikely: atLeast(pauses, threshold) })),
+  };
+}
+
+/** One line for the bench's progress: threshold → ends answered fast / pauses committed. */
+export function describeSweep(probe: EotProbe): string {
+  return probe.sweep.map((s) => `${s.threshold}: ${s.endsLikely}/${probe.ends} ends fast, ${s.pausesLikely}/${probe.pauses} pauses committed`).join('; ');
 }
