@@ -211,8 +211,12 @@ export class Microphone {
     this.loop = this.run();
   }
 
-  publish(room: Room): Promise<LocalTrackPublication> {
-    return room.localParticipant!.publishTrack(this.track, new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }));
+  /** `preconnectBuffer`: announce a pre-connect buffer (TF_PRECONNECT_BUFFER), as livekit-client does for a track it records one for. */
+  publish(room: Room, options: { preconnectBuffer?: boolean } = {}): Promise<LocalTrackPublication> {
+    return room.localParticipant!.publishTrack(
+      this.track,
+      new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE, ...(options.preconnectBuffer ? { preconnectBuffer: true } : {}) }),
+    );
   }
 
   /**

@@ -10,6 +10,13 @@ import { z } from 'zod';
  */
 export const PRE_CONNECT_AUDIO_TOPIC = 'lk.agent.pre-connect-audio-buffer';
 
+/**
+ * livekit.AudioTrackFeature.TF_PRECONNECT_BUFFER: livekit-client sets it on a microphone it records a
+ * pre-connect buffer for (rtc-node: TrackPublishOptions `preconnectBuffer`). The enum is not exported
+ * by rtc-node, and @livekit/protocol is not a runtime dependency.
+ */
+export const TF_PRECONNECT_BUFFER = 6;
+
 /** The stream's attributes; the client writes numbers as strings. */
 export const preConnectAttributesSchema = z.object({
   trackId: z.string().regex(/^TR_[A-Za-z0-9]{1,64}$/, { error: 'trackId must be the microphone track sid (TR_…)' }),
@@ -33,6 +40,14 @@ export interface PreConnectLimits {
    * subscribes). Held audio is delayed, never lost.
    */
   headerGraceMs: number;
+  /**
+   * The same wait for a microphone whose publication announces a buffer (livekit-client publishes
+   * a track it records for with the TF_PRECONNECT_BUFFER audio feature): its buffer is coming, so
+   * it is waited for longer, as LiveKit's Python agents do (`pre_connect_audio_timeout`, 3 s). The
+   * client sends once it sees the agent active, which on a slow link or a busy worker can be well
+   * after the session opened the microphone.
+   */
+  announcedWaitMs: number;
 }
 
 export const DEFAULT_PRE_CONNECT_LIMITS: PreConnectLimits = {
@@ -41,6 +56,7 @@ export const DEFAULT_PRE_CONNECT_LIMITS: PreConnectLimits = {
   readTimeoutMs: 5_000,
   maxAgeMs: 10_000,
   headerGraceMs: 750,
+  announcedWaitMs: 3_000,
 };
 
 /** Python's test: the browser's opus (webm/ogg container or bare) needs decoding; anything else is PCM16. */

@@ -1,7 +1,7 @@
 import { AudioFrame, type ByteStreamReader, type Room } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
 import { decodePreConnectAudio } from './decode.js';
-import { DEFAULT_PRE_CONNECT_LIMITS, PRE_CONNECT_AUDIO_TOPIC, preConnectAttributesSchema, type PreConnectLimits } from './protocol.js';
+import { DEFAULT_PRE_CONNECT_LIMITS, PRE_CONNECT_AUDIO_TOPIC, preConnectAttributesSchema, TF_PRECONNECT_BUFFER, type PreConnectLimits } from './protocol.js';
 
 /** What a finished stream became: audio to play first, or the reason it was refused. */
 type Outcome = { frames: AudioFrame[]; durationMs: number; finishedAt: number } | { refused: string };
@@ -32,6 +32,8 @@ export class PreConnectAudioReceiver {
   readonly #linked: () => string | undefined;
   readonly #pending = new Map<string, Pending>();
   readonly #arrivals = new Set<() => void>();
+  /** Tracks whose microphone has reached the session, and when: a buffer for one arriving now is too late. */
+  readonly #live = new Map<string, number>();
   #registered = false;
 
   constructor(room: Room, options: PreConnectReceiverOptions) {
@@ -56,11 +58,13 @@ export class PreConnectAudioReceiver {
     if (this.#registered) this.#room.unregisterByteStreamHandler(PRE_CONNECT_AUDIO_TOPIC);
     this.#registered = false;
     this.#pending.clear();
+    this.#live.clear();
   }
 
   /**
    * The audio `identity` recorded on `trackId` before the agent was there, to play before the live
-   * microphone; empty when there is none (after waiting `headerGraceMs` for one to start).
+   * microphone; empty when there is none (after waiting for one to start: `announcedWaitMs` when
+   * the publication announces a buffer, else `headerGraceMs`).
    */
   async framesFor(identity: string, trackId: string): Promise<AudioFrame[]> {
     for (const [id, other] of this.#pending) {
@@ -68,8 +72,18 @@ export class PreConnectAudioReceiver {
       this.#pending.delete(id);
       this.#logger.warn(`pre-connect audio from ${other.identity} ignored: the agent listens to ${identity}; the call goes on`);
     }
-    const pending = this.#pending.get(trackId) ?? (await this.#arrival(trackId));
-    if (!pending) return [];
+    // A buffer is played once, before the first stream of the track: a stream reopened later (a
+    // resubscription) does not wait again.
+    if (this.#live.has(trackId) && !this.#pending.has(trackId)) return [];
+    const announced = this.#announces(identity, trackId);
+    const waitMs = announced ? this.limits.announcedWaitMs : this.limits.headerGraceMs;
+    const since = Date.now();
+    const pending = this.#pending.get(trackId) ?? (await this.#arrival(trackId, waitMs));
+    this.#live.set(trackId, Date.now());
+    if (!pending) {
+      if (announced) this.#logger.warn({ participant: identity, trackId }, `no pre-connect audio from ${identity} within ${waitMs / 1000} s though their microphone announced one; the live microphone goes on`);
+      return [];
+    }
     this.#pending.delete(trackId);
     if (pending.identity !== identity) {
       this.#logger.warn(`pre-connect audio from ${pending.identity} ignored: the agent listens to ${identity}; the call goes on`);
@@ -82,11 +96,18 @@ export class PreConnectAudioReceiver {
       this.#logger.warn(`pre-connect audio from ${identity} ignored: finished ${(age / 1000).toFixed(1)} s before the microphone reached the session (limit ${this.limits.maxAgeMs / 1000} s); the call goes on`);
       return [];
     }
-    this.#logger.info({ participant: identity, trackId, durationMs: Math.round(outcome.durationMs) }, `playing ${(outcome.durationMs / 1000).toFixed(1)} s of audio ${identity} said before the agent joined`);
+    // heldMs: how long the live microphone waited for the buffer to begin and finish.
+    this.#logger.info({ participant: identity, trackId, durationMs: Math.round(outcome.durationMs), heldMs: Date.now() - since }, `playing ${(outcome.durationMs / 1000).toFixed(1)} s of audio ${identity} said before the agent joined`);
     return outcome.frames;
   }
 
-  #arrival(trackId: string): Promise<Pending | undefined> {
+  /** Whether `identity`'s publication of `trackId` says a pre-connect buffer is coming (TF_PRECONNECT_BUFFER). */
+  #announces(identity: string, trackId: string): boolean {
+    const features: readonly number[] | undefined = this.#room.remoteParticipants.get(identity)?.trackPublications.get(trackId)?.info?.audioFeatures;
+    return features?.includes(TF_PRECONNECT_BUFFER) ?? false;
+  }
+
+  #arrival(trackId: string, waitMs: number): Promise<Pending | undefined> {
     return new Promise((resolve) => {
       const wake = () => {
         const found = this.#pending.get(trackId);
@@ -97,7 +118,7 @@ export class PreConnectAudioReceiver {
         this.#arrivals.delete(wake);
         resolve(found);
       };
-      const timer = setTimeout(() => finish(this.#pending.get(trackId)), this.limits.headerGraceMs);
+      const timer = setTimeout(() => finish(this.#pending.get(trackId)), waitMs);
       this.#arrivals.add(wake);
     });
   }
@@ -126,15 +147,26 @@ export class PreConnectAudioReceiver {
       void drain(reader, this.limits.readTimeoutMs);
       return;
     }
-    const outcome = this.#read(reader, sampleRate, channels).then(
+    const outcome = this.#read(reader, identity, sampleRate, channels).then(
       (out) => ('refused' in out ? refuse(out.refused) : out),
       (err: unknown) => refuse(err instanceof Error ? err.message : String(err)),
     );
-    this.#pending.set(trackId, { identity, trackId, outcome });
+    const receivedAt = Date.now();
+    const entry: Pending = { identity, trackId, outcome };
+    this.#pending.set(trackId, entry);
     for (const wake of [...this.#arrivals]) wake();
+    // Nobody took it: the microphone was already live. Said once, and not kept.
+    void outcome.then((out) => {
+      const liveSince = this.#live.get(trackId);
+      if (liveSince === undefined || this.#pending.get(trackId) !== entry) return;
+      this.#pending.delete(trackId);
+      if (!('refused' in out)) {
+        refuse(`it began ${(Math.max(0, receivedAt - liveSince) / 1000).toFixed(1)} s after the microphone reached the session, whose live audio was already heard`);
+      }
+    });
   }
 
-  async #read(reader: ByteStreamReader, sampleRate: number, channels: number): Promise<Outcome> {
+  async #read(reader: ByteStreamReader, identity: string, sampleRate: number, channels: number): Promise<Outcome> {
     const { maxBytes, readTimeoutMs, maxDurationMs } = this.limits;
     if (reader.info.totalSize !== undefined && reader.info.totalSize > maxBytes) {
       void drain(reader, readTimeoutMs);
@@ -168,6 +200,7 @@ export class PreConnectAudioReceiver {
     const pcm = await decodePreConnectAudio(payload, reader.info.mimeType, sampleRate, channels);
     const durationMs = (pcm.length / sampleRate) * 1000;
     if (durationMs > maxDurationMs) return { refused: `${(durationMs / 1000).toFixed(1)} s of audio is over the ${maxDurationMs / 1000} s limit` };
+    this.#logger.debug({ participant: identity, bytes, durationMs: Math.round(durationMs) }, `pre-connect audio from ${identity} received: ${(durationMs / 1000).toFixed(1)} s`);
     return { frames: toFrames(pcm, sampleRate), durationMs, finishedAt: Date.now() };
   }
 }
