@@ -18,7 +18,7 @@
  *      (or LONG_CALL_MINUTES / LONG_CALL_FAMILY)
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -253,6 +253,11 @@ export async function benchLongCall(opts: { minutes: number; family: Family; sna
       const [a, b] = [await countHeap(join(snapshotDir, 'job-1.heapsnapshot')), await countHeap(join(snapshotDir, 'job-2.heapsnapshot'))];
       console.log('heap snapshot diff (job process, after warm-up → one minute before the end), by constructor:');
       for (const row of heapGrowth(a, b)) console.log(`  ${row.name.slice(0, 40).padEnd(40)} ${signed(row.count, 0).padStart(8)} objects ${signed(row.bytes / 1024, 0).padStart(8)} KB`);
+      // Kept for a retainer walk (bench/heap-retainers.ts), which needs both files.
+      const kept = join(OUT, 'snapshots', family);
+      await mkdir(kept, { recursive: true });
+      for (const n of [1, 2]) await copyFile(join(snapshotDir, `job-${n}.heapsnapshot`), join(kept, `job-${n}.heapsnapshot`));
+      console.log(`snapshots: ${kept.replace(REPO, '')}/job-{1,2}.heapsnapshot`);
     }
     await plot(result);
     return result;

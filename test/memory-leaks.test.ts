@@ -17,7 +17,8 @@ import { startFakeDeepgram, type FakeDeepgram } from './fakes/deepgram.js';
 import { startFakeElevenLabs, type FakeElevenLabs } from './fakes/elevenlabs.js';
 import { TurnTimeline } from '../src/metrics/turn-timeline.js';
 import { readUntil } from './fakes/wait.js';
-import { Survivors } from './support/retained.js';
+import { startPipeline, type Pipeline } from './support/pipeline.js';
+import { longestReactionList, Survivors } from './support/retained.js';
 
 /** 10 ms of quiet noise at `rate` (not all zeros, so an energy filter cannot skip it). */
 function frame(rate: number): AudioFrame {
@@ -29,6 +30,8 @@ function frame(rate: number): AudioFrame {
 
 /** Frames still in flight (queues, the 100 ms re-chunker) may survive; a leak keeps them all. */
 const IN_FLIGHT = 50;
+/** The longest reaction list may differ by a few from one idle moment to the next; a leak adds one or more a turn. */
+const REACTIONS_NOISE = 4;
 
 describe('memory over a long call: nothing keeps audio it has processed', () => {
   let dg: FakeDeepgram;
@@ -155,5 +158,47 @@ describe('memory over a long call: nothing keeps audio it has processed', () => 
     expect(reported).toBe(500);
     expect(await survivors.settle(0, 2_000), `turns of ${survivors.tracked} still reachable from the timeline`).toBe(0);
     expect(timeline.listenerCount('turn')).toBe(1);
+  });
+
+  // agents' AgentActivity, in one long session: each user turn's task kept the previous turn's
+  // (every turn of the call, with its transcript, speech handle and abort reason), and the speech
+  // loop raced every wake-up against a promise that settles only when the activity ends, leaving
+  // a reaction (and the race's promises) on it per wake-up. The bench's heap-snapshot retainer walk
+  // (bench/heap-retainers.ts) named both; patches/@livekit+agents+1.9.0.patch.
+  describe('the agent session keeps nothing per user turn', () => {
+    let pipeline: Pipeline | undefined;
+    afterAll(async () => {
+      await pipeline?.close();
+    });
+
+    it("neither the user turns' tasks nor reactions on the speech loop's abort (6 turns, then 12 more)", async () => {
+      pipeline = await startPipeline({ transcripts: [], reply: 'Fine, thanks.' });
+      const p = pipeline;
+      // The turn as audio recognition hands it over at the end of the user's speech (its own
+      // cost is not what is measured here, and 18 spoken turns would take minutes).
+      const activity = (p.offline.session as unknown as { activity: { onEndOfTurn(info: object): Promise<boolean>; _userTurnCompletedTask?: { result: Promise<void> } } }).activity;
+      const tasks = new Survivors();
+      const turns = async (n: number) => {
+        for (let turn = 0; turn < n; turn++) {
+          const replied = p.replyDone(20_000);
+          const at = Date.now();
+          await activity.onEndOfTurn({ newTranscript: `How are you, question ${turn}?`, transcriptConfidence: 1, transcriptionDelay: 0, endOfUtteranceDelay: 0, startedSpeakingAt: at - 1_000, stoppedSpeakingAt: at });
+          const task = activity._userTurnCompletedTask!;
+          tasks.track(task);
+          await task.result;
+          await replied;
+        }
+      };
+      await turns(6);
+      const reactionsAfter6 = await longestReactionList();
+      await turns(12);
+      const reactionsAfter18 = await longestReactionList();
+      // The last turn's task is still the activity's; none before it.
+      const tasksLeft = await tasks.settle(1, 5_000);
+      expect(tasksLeft, `user-turn tasks of ${tasks.tracked} still reachable`).toBeLessThanOrEqual(1);
+      // The speech loop wakes at least once a turn; a reaction left per wake-up grows the list.
+      expect(reactionsAfter18 - reactionsAfter6, `the longest list of reactions on one promise: ${reactionsAfter6} after 6 turns, ${reactionsAfter18} after 18`).toBeLessThanOrEqual(REACTIONS_NOISE);
+      expect(p.errors).toEqual([]);
+    }, 240_000);
   });
 });

@@ -4,7 +4,10 @@
  * audio frame for the life of a stream (livekit/agents-js #1950) shows as survivors ≈ frames
  * pushed; a fixed one as a handful (the frames still in flight).
  */
-import { setFlagsFromString } from 'node:v8';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 let gcFn: (() => void) | undefined;
@@ -55,5 +58,54 @@ export class Survivors {
       if (n <= max || Date.now() > deadline) return n;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+}
+
+/**
+ * The longest list of reactions waiting on one promise anywhere in this process's heap (read from
+ * a heap snapshot, which takes a few seconds). Racing many reads against one promise that never
+ * settles leaves a reaction on it per race (livekit/agents-js #1950's shape): its list then grows
+ * with every race, where a promise that is awaited normally has a handful.
+ */
+export async function longestReactionList(): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'reactions-'));
+  try {
+    const file = writeHeapSnapshot(join(dir, 'heap.heapsnapshot'));
+    const raw = JSON.parse(await readFile(file, 'utf8')) as {
+      snapshot: { meta: { node_fields: string[]; edge_fields: string[] } };
+      nodes: number[];
+      edges: number[];
+      strings: string[];
+    };
+    const nf = raw.snapshot.meta.node_fields.length;
+    const ef = raw.snapshot.meta.edge_fields.length;
+    const [iName, iEdges] = [raw.snapshot.meta.node_fields.indexOf('name'), raw.snapshot.meta.node_fields.indexOf('edge_count')];
+    const iTo = raw.snapshot.meta.edge_fields.indexOf('to_node');
+    const count = raw.nodes.length / nf;
+    const isReaction = new Uint8Array(count);
+    for (let n = 0; n < count; n++) if (raw.strings[raw.nodes[n * nf + iName]!] === 'system / PromiseReaction') isReaction[n] = 1;
+    // A reaction's `next` is its one edge to another reaction.
+    const next = new Int32Array(count).fill(-1);
+    const hasPrev = new Uint8Array(count);
+    for (let n = 0, e = 0; n < count; n++) {
+      const edges = raw.nodes[n * nf + iEdges]!;
+      for (let k = 0; k < edges; k++, e++) {
+        const to = raw.edges[e * ef + iTo]! / nf;
+        if (isReaction[n] && isReaction[to] && to !== n) {
+          next[n] = to;
+          hasPrev[to] = 1;
+        }
+      }
+    }
+    let longest = 0;
+    for (let n = 0; n < count; n++) {
+      if (!isReaction[n] || hasPrev[n]) continue;
+      let length = 0;
+      for (let m = n; m !== -1 && length <= count; m = next[m]!) length++;
+      longest = Math.max(longest, length);
+    }
+    return longest;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
