@@ -14,6 +14,9 @@ export function chromiumMissing(): string | undefined {
     : `no Chromium at ${CHROMIUM_PATH}: apt-get install chromium (Debian; .ci/run does it), or set CHROMIUM_PATH`;
 }
 
+/** WebGL on the CPU (SwiftShader): headless Chromium in a container has no GPU. */
+export const WEBGL_ARGS = ['--use-angle=swiftshader', '--enable-unsafe-swiftshader'];
+
 export interface BrowserSession {
   browser: Browser;
   context: BrowserContext;
@@ -26,9 +29,10 @@ export interface BrowserSession {
 /**
  * `microphoneWav`: 16-bit PCM WAV the fake microphone plays once (`%noloop`), then silence.
  * Flags: those that keep Chromium quiet and offline in a container, the fake media devices, and
- * autoplay allowed so the avatar's audio element plays without a prompt.
+ * autoplay allowed so the avatar's audio element plays without a prompt. `opts.args` adds flags
+ * (WEBGL_ARGS: WebGL through SwiftShader, for the page's 3D avatars).
  */
-export async function launchBrowser(microphoneWav: string): Promise<BrowserSession> {
+export async function launchBrowser(microphoneWav: string, opts: { args?: string[] } = {}): Promise<BrowserSession> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
@@ -46,6 +50,7 @@ export async function launchBrowser(microphoneWav: string): Promise<BrowserSessi
       '--use-fake-ui-for-media-stream',
       '--use-fake-device-for-media-stream',
       `--use-file-for-fake-audio-capture=${microphoneWav}%noloop`,
+      ...(opts.args ?? []),
     ],
   });
   const context = await browser.newContext({ viewport: { width: 900, height: 1000 } });

@@ -1,13 +1,11 @@
 /**
  * What the agent says about its avatar, as attributes of the agent participant (set by the
  * worker's avatar registry, src/avatar/registry.ts): which profile and adapter are showing, and
- * why the preferred one is not.
+ * why the preferred one is not. The keys live in the module the worker and the page share.
  */
-export const AVATAR_ATTRIBUTES = {
-  profile: 'avatar.profile',
-  adapter: 'avatar.adapter',
-  fallbackReason: 'avatar.fallback_reason',
-} as const;
+import { AVATAR_ATTRIBUTES } from '../../../src/avatar/client/protocol';
+
+export { AVATAR_ATTRIBUTES };
 
 export interface AvatarStatus {
   /** Known once the agent has published its attributes. */

@@ -200,37 +200,7 @@ export function planBuiltinFace(opts: BuiltinFaceOptions = {}): FacePlan {
     for (const press of PRESS_LEVELS) pressSprites.push(mouthSprite({ open: 0, shape: sh / 2 - 1, teeth: 0, press }));
   }
 
-  const blinks = new EventSchedule(seed, 3, 2500, 2000, 6000);
-  const saccades = new EventSchedule(seed, 4, 1500, 900, 3200);
-  const breathPhase = rand(seed, 5, 0) * Math.PI * 2;
-
-  const pose = (req: FrameRequest): BuiltinFacePose => {
-    const t = Number.isFinite(req.timeMs) ? req.timeMs : 0;
-    const amp = motion * scale;
-    const breath = Math.sin((2 * Math.PI * t) / 4300 + breathPhase);
-    const jaw = clamp(req.mouth.jawOpen ?? 0);
-    const bodyDy = Math.round(amp * 1.4 * breath);
-    const headDx = Math.round(amp * 3.2 * wobble(seed, 1, t, 7300));
-    const headDy = Math.round(amp * (2.2 * wobble(seed, 2, t, 5100) + 1.2 * breath + (req.speaking ? 1.3 * jaw : 0)));
-    const bi = blinks.indexAt(t);
-    const closure = bi >= 0 ? blinkClosure(t - blinks.time(bi)) : 0;
-    let lid = 0;
-    for (let i = 1; i < LID_LEVELS.length; i++) {
-      if (Math.abs(LID_LEVELS[i]! - closure) < Math.abs(LID_LEVELS[lid]! - closure)) lid = i;
-    }
-    const si = saccades.indexAt(t);
-    let gaze = 0;
-    if (si >= 0) {
-      const u = rand(seed, 6, si);
-      const centre = req.speaking ? 0.65 : 0.35;
-      gaze = u < centre ? 0 : 1 + Math.floor(((u - centre) / (1 - centre)) * (GAZES.length - 1));
-      if (gaze >= GAZES.length) gaze = GAZES.length - 1;
-    }
-    const browRaise = Math.round(
-      scale * (req.speaking ? 1 + 2 * Math.max(0, wobble(seed, 7, t, 1900)) + jaw : gaze === 3 || gaze === 4 ? 1.5 : 0),
-    );
-    return { headDx, headDy, bodyDy, lid: LID_LEVELS[lid]!, gaze, browRaise };
-  };
+  const pose = facePose(seed, motion, scale);
   const lidIndex = (lid: number) => LID_LEVELS.indexOf(lid as (typeof LID_LEVELS)[number]);
 
   const pickMouth = (st: MouthState): FaceLayer => {
@@ -274,5 +244,45 @@ export function planBuiltinFace(opts: BuiltinFaceOptions = {}): FacePlan {
       mouthSprite: mR,
       head: headR,
     },
+  };
+}
+
+/**
+ * The face's life over time (blinks, gaze shifts, idle head motion, breathing; calmer gaze while
+ * speaking), a pure function of (seed, request). `scale` is pixels per design pixel: offsets come
+ * out in pixels. Renderers that are not the 2D face (the page's 3D heads) take their blinks and
+ * head motion from here too, so every avatar of one seed blinks alike.
+ */
+export function facePose(seed: number, motion = 1, scale = 1): (req: FrameRequest) => BuiltinFacePose {
+  const blinks = new EventSchedule(seed, 3, 2500, 2000, 6000);
+  const saccades = new EventSchedule(seed, 4, 1500, 900, 3200);
+  const breathPhase = rand(seed, 5, 0) * Math.PI * 2;
+
+  return (req: FrameRequest): BuiltinFacePose => {
+    const t = Number.isFinite(req.timeMs) ? req.timeMs : 0;
+    const amp = motion * scale;
+    const breath = Math.sin((2 * Math.PI * t) / 4300 + breathPhase);
+    const jaw = clamp(req.mouth.jawOpen ?? 0);
+    const bodyDy = Math.round(amp * 1.4 * breath);
+    const headDx = Math.round(amp * 3.2 * wobble(seed, 1, t, 7300));
+    const headDy = Math.round(amp * (2.2 * wobble(seed, 2, t, 5100) + 1.2 * breath + (req.speaking ? 1.3 * jaw : 0)));
+    const bi = blinks.indexAt(t);
+    const closure = bi >= 0 ? blinkClosure(t - blinks.time(bi)) : 0;
+    let lid = 0;
+    for (let i = 1; i < LID_LEVELS.length; i++) {
+      if (Math.abs(LID_LEVELS[i]! - closure) < Math.abs(LID_LEVELS[lid]! - closure)) lid = i;
+    }
+    const si = saccades.indexAt(t);
+    let gaze = 0;
+    if (si >= 0) {
+      const u = rand(seed, 6, si);
+      const centre = req.speaking ? 0.65 : 0.35;
+      gaze = u < centre ? 0 : 1 + Math.floor(((u - centre) / (1 - centre)) * (GAZES.length - 1));
+      if (gaze >= GAZES.length) gaze = GAZES.length - 1;
+    }
+    const browRaise = Math.round(
+      scale * (req.speaking ? 1 + 2 * Math.max(0, wobble(seed, 7, t, 1900)) + jaw : gaze === 3 || gaze === 4 ? 1.5 : 0),
+    );
+    return { headDx, headDy, bodyDy, lid: LID_LEVELS[lid]!, gaze, browRaise };
   };
 }
