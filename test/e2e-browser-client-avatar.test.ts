@@ -94,7 +94,7 @@ async function freshPage(): Promise<Page> {
 async function startCall(page: Page, name: string): Promise<Call> {
   const before = new Set(server.rooms().map((r) => r.name));
   await page.goto(pageUrl);
-  await page.getByRole('button', { name: 'Start conversation' }).click({ timeout: 10_000 });
+  await page.getByRole('button', { name: 'Start conversation' }).click({ timeout: 30_000 });
   let roomName = '';
   await waitFor(
     () => {
@@ -123,42 +123,49 @@ interface ProbeSample {
 
 /** Every animation frame: the played voice's loudness and the drawn mouth's openness. */
 async function installProbe(page: Page): Promise<void> {
-  await page.waitForFunction(() => [...document.querySelectorAll('audio')].some((a) => a.srcObject), undefined, { timeout: 15_000, polling: 50 });
-  await page.evaluate((selector) => {
-    const audio = [...document.querySelectorAll('audio')].find((a) => a.srcObject)!;
-    const ctx = new AudioContext();
-    void ctx.resume();
-    const analyser = ctx.createAnalyser();
-    analyser.fftSize = 512;
-    ctx.createMediaStreamSource(audio.srcObject as MediaStream).connect(analyser);
-    const buf = new Float32Array(analyser.fftSize);
-    const canvas = document.querySelector<HTMLCanvasElement>(selector)!;
-    // The lips rect, with room for the lips to move and the jaw to drop.
-    const [lx, ly, lw, lh] = canvas.dataset.lips!.split(',').map(Number) as [number, number, number, number];
-    const x = Math.max(0, lx - 8);
-    const y = Math.max(0, ly - 8);
-    const w = lw + 16;
-    const h = Math.round(lh * 1.5);
-    const probe = document.createElement('canvas');
-    probe.width = w;
-    probe.height = h;
-    const pctx = probe.getContext('2d', { willReadFrequently: true })!;
-    const samples: { t: number; rms: number; mouth: number }[] = [];
-    (window as unknown as { __lipProbe: typeof samples }).__lipProbe = samples;
-    const tick = (t: number) => {
-      // How much of the rect is mouth (lips, teeth, inside) rather than skin (its corner's colour).
-      pctx.drawImage(canvas, x, y, w, h, 0, 0, w, h);
-      const { data } = pctx.getImageData(0, 0, w, h);
-      let mouth = 0;
-      for (let i = 0; i < data.length; i += 4) if (Math.hypot(data[i]! - data[0]!, data[i + 1]! - data[1]!, data[i + 2]! - data[2]!) > 60) mouth++;
-      analyser.getFloatTimeDomainData(buf);
-      let sq = 0;
-      for (const v of buf) sq += v * v;
-      samples.push({ t, rms: Math.sqrt(sq / buf.length), mouth: mouth / (w * h) });
+  // Installed from a poll: the page's <audio> element for the voice may come (and be replaced) at any time.
+  const installed = await page.waitForFunction(
+    (selector) => {
+      const audio = [...document.querySelectorAll('audio')].find((a) => a.srcObject instanceof MediaStream && a.srcObject.getAudioTracks().length > 0);
+      const canvas = document.querySelector<HTMLCanvasElement>(selector);
+      if (!audio || !canvas?.dataset.lips) return false;
+      const ctx = new AudioContext();
+      void ctx.resume();
+      const analyser = ctx.createAnalyser();
+      analyser.fftSize = 512;
+      ctx.createMediaStreamSource(audio.srcObject as MediaStream).connect(analyser);
+      const buf = new Float32Array(analyser.fftSize);
+      // The lips rect, with room for the lips to move and the jaw to drop.
+      const [lx, ly, lw, lh] = canvas.dataset.lips!.split(',').map(Number) as [number, number, number, number];
+      const x = Math.max(0, lx - 8);
+      const y = Math.max(0, ly - 8);
+      const w = lw + 16;
+      const h = Math.round(lh * 1.5);
+      const probe = document.createElement('canvas');
+      probe.width = w;
+      probe.height = h;
+      const pctx = probe.getContext('2d', { willReadFrequently: true })!;
+      const samples: { t: number; rms: number; mouth: number }[] = [];
+      (window as unknown as { __lipProbe: typeof samples }).__lipProbe = samples;
+      const tick = (t: number) => {
+        // How much of the rect is mouth (lips, teeth, inside) rather than skin (its corner's colour).
+        pctx.drawImage(canvas, x, y, w, h, 0, 0, w, h);
+        const { data } = pctx.getImageData(0, 0, w, h);
+        let mouth = 0;
+        for (let i = 0; i < data.length; i += 4) if (Math.hypot(data[i]! - data[0]!, data[i + 1]! - data[1]!, data[i + 2]! - data[2]!) > 60) mouth++;
+        analyser.getFloatTimeDomainData(buf);
+        let sq = 0;
+        for (const v of buf) sq += v * v;
+        samples.push({ t, rms: Math.sqrt(sq / buf.length), mouth: mouth / (w * h) });
+        requestAnimationFrame(tick);
+      };
       requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
-  }, CANVAS);
+      return true;
+    },
+    CANVAS,
+    { timeout: 30_000, polling: 50 },
+  );
+  await installed.dispose();
 }
 
 const probeSamples = (page: Page) => page.evaluate(() => (window as unknown as { __lipProbe: ProbeSample[] }).__lipProbe.slice());
@@ -254,7 +261,7 @@ async function diagnostics(page: Page): Promise<string> {
 
 async function drawing(page: Page, renderer: string): Promise<void> {
   try {
-    await page.locator(`${CANVAS}[data-renderer="${renderer}"][data-state="drawing"]`).waitFor({ timeout: 30_000 });
+    await page.locator(`${CANVAS}[data-renderer="${renderer}"][data-state="drawing"]`).waitFor({ state: 'attached', timeout: 60_000 });
   } catch (error) {
     throw new Error(`the page drawing ${renderer}: ${String(error)}\n${await diagnostics(page)}`, { cause: error });
   }
@@ -264,7 +271,7 @@ async function measureLipSync(page: Page, call: Call, renderer: string): Promise
   await drawing(page, renderer);
   await installProbe(page);
   // Some idle frames first: the mouth at rest.
-  await page.waitForFunction(() => (window as unknown as { __lipProbe: unknown[] }).__lipProbe.length >= 20, undefined, { timeout: 10_000, polling: 50 });
+  await page.waitForFunction(() => (window as unknown as { __lipProbe: unknown[] }).__lipProbe.length >= 20, undefined, { timeout: 30_000, polling: 50 });
   const voice = await spokenVoice();
   const voiceMs = (voice.length * 1000) / RATE;
   const spoken = performance.now();
@@ -279,7 +286,7 @@ async function measureLipSync(page: Page, call: Call, renderer: string): Promise
         return loud.length > 0 && s.at(-1)!.t - loud[0]!.t > ms - 300 && s.at(-1)!.t - loud.at(-1)!.t > 400;
       },
       voiceMs,
-      { timeout: 20_000, polling: 100 },
+      { timeout: 40_000, polling: 100 },
     );
   } catch (error) {
     const s = await probeSamples(page);
@@ -328,33 +335,26 @@ describe.skipIf(skip)('client avatars drawn in the browser', () => {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   }, 30_000);
 
-  it('face2d: the page draws the builtin face, its mouth follows the voice it plays and rests in the pause', async () => {
+  it.each([
+    ['face2d', 'face2d', 'the builtin face'],
+    ['head', 'gltf', 'a GLB with ARKit morph targets made here, most shapes missing'],
+  ])('%s (%s, %s): drawn in the page, the mouth follows the voice it plays and rests in the pause', async (name, renderer) => {
     const page = await freshPage();
-    const call = await startCall(page, 'face2d');
-    const sync = await measureLipSync(page, call, 'face2d');
-    process.stdout.write(`client avatar face2d: ${JSON.stringify(sync)}\n`);
-    expect(call.avatar.handle.profile.name).toBe('face2d');
+    const call = await startCall(page, name);
+    const sync = await measureLipSync(page, call, renderer);
+    process.stdout.write(`client avatar ${renderer}: ${JSON.stringify(sync)}\n`);
+    expect(call.avatar.handle.profile.name).toBe(name);
     expect(call.avatar.fallbacks).toEqual([]);
     expect(sync.speechMouthMax - sync.restMouth, 'the mouth opens while the voice plays').toBeGreaterThan(0.04);
     expect(sync.correlation, 'mouth openness against loudness').toBeGreaterThan(0.6);
-    expect(Math.abs(sync.lagMs), 'lag of the mouth behind the voice').toBeLessThanOrEqual(40);
+    // Both series are sampled once per drawn frame: below 24 fps (a starved 2-core machine) a lag
+    // cannot be told apart from ±40 ms to better than one frame interval, so that is added.
+    const resolutionMs = sync.fps < 24 ? 1000 / sync.fps : 0;
+    expect(Math.abs(sync.lagMs), `lag of the mouth behind the voice (at ${sync.fps} fps)`).toBeLessThanOrEqual(40 + resolutionMs);
     expect(sync.pauseMs).toBeGreaterThan(LONG_PAUSE_MS - 300);
     expect(sync.pauseMouthMax - sync.restMouth, 'the mouth rests in the pause').toBeLessThan(0.01);
     mkdirSync(join(REPO_ROOT, 'test-results'), { recursive: true });
-    await page.locator(CANVAS).screenshot({ path: join(REPO_ROOT, 'test-results/client-avatar-face2d.png') });
-  }, 120_000);
-
-  it('gltf: a GLB with ARKit morph targets (made here, most shapes missing) draws, and its mouth follows the voice', async () => {
-    const page = await freshPage();
-    const call = await startCall(page, 'head');
-    const sync = await measureLipSync(page, call, 'gltf');
-    process.stdout.write(`client avatar gltf: ${JSON.stringify(sync)}\n`);
-    expect(call.avatar.fallbacks).toEqual([]);
-    expect(sync.speechMouthMax - sync.restMouth, 'the mouth opens while the voice plays').toBeGreaterThan(0.04);
-    expect(sync.correlation, 'mouth openness against loudness').toBeGreaterThan(0.6);
-    expect(Math.abs(sync.lagMs), 'lag of the mouth behind the voice').toBeLessThanOrEqual(40);
-    expect(sync.pauseMouthMax - sync.restMouth, 'the mouth rests in the pause').toBeLessThan(0.01);
-    await page.locator(CANVAS).screenshot({ path: join(REPO_ROOT, 'test-results/client-avatar-gltf.png') });
+    await page.locator(CANVAS).screenshot({ path: join(REPO_ROOT, `test-results/client-avatar-${renderer}.png`) });
   }, 120_000);
 
   it('a renderer that fails in the page (its model does not load) is reported, and the page gets the next renderer', async () => {
