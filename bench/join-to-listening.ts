@@ -5,7 +5,11 @@
  * `dev` with one warm idle process (what `npm run dev` now runs), and `start` (production, warm
  * processes). Two calls each: the first after start-up, and the next.
  *
- *   npx tsx bench/join-to-listening.ts
+ *   npx tsx bench/join-to-listening.ts [--only dev|start] [--load-threshold 1]
+ *
+ * `--load-threshold` sets WORKER_LOAD_THRESHOLD for `start` (default 0.7 there): on a machine
+ * other work keeps busy, the production worker reports itself full and is not dispatched to, and
+ * the bench then measures the other work.
  */
 import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
@@ -17,14 +21,20 @@ import { startTestLiveKitServer } from '../test/livekit-server/index.js';
 import { connectClient, RoomEvent, sleep, waitUntil } from '../test/livekit-server/testing.js';
 import { startWorkerProcess } from '../test/e2e/worker-process.js';
 
-export async function benchJoinToListening(): Promise<void> {
+export async function benchJoinToListening(opts: { only?: 'dev' | 'start'; loadThreshold?: string } = {}): Promise<void> {
   const server = await startTestLiveKitServer({ departureTimeoutS: 1 });
   const openai = await startFakeOpenAI();
-  const modes: { name: string; command: 'dev' | 'start'; env: Record<string, string> }[] = [
+  const threshold: Record<string, string> = opts.loadThreshold ? { WORKER_LOAD_THRESHOLD: opts.loadThreshold } : {};
+  const all: { name: string; command: 'dev' | 'start'; env: Record<string, string> }[] = [
     { name: 'dev, no idle process (src/main.ts dev)', command: 'dev', env: {} },
     { name: 'dev, 1 warm idle process (npm run dev)', command: 'dev', env: { WORKER_IDLE_PROCESSES: '1' } },
-    { name: 'start, 1 warm idle process', command: 'start', env: { WORKER_IDLE_PROCESSES: '1', HEALTH_PORT: String(await freePort()), DRAIN_TIMEOUT_MS: '10000' } },
+    {
+      name: `start, 1 warm idle process${opts.loadThreshold ? `, WORKER_LOAD_THRESHOLD=${opts.loadThreshold}` : ''}`,
+      command: 'start',
+      env: { WORKER_IDLE_PROCESSES: '1', HEALTH_PORT: String(await freePort()), DRAIN_TIMEOUT_MS: '10000', ...threshold },
+    },
   ];
+  const modes = all.filter((m) => !opts.only || m.command === opts.only);
   console.log(`## join → agent listening (${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; test server and fakes on loopback)`);
   let n = 0;
   for (const mode of modes) {
@@ -73,7 +83,13 @@ export async function benchJoinToListening(): Promise<void> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  await benchJoinToListening();
+  const arg = (name: string) => {
+    const at = process.argv.indexOf(name);
+    return at > 0 ? process.argv[at + 1] : undefined;
+  };
+  const only = arg('--only');
+  if (only !== undefined && only !== 'dev' && only !== 'start') throw new Error('--only dev|start');
+  await benchJoinToListening({ ...(only ? { only } : {}), ...(arg('--load-threshold') ? { loadThreshold: arg('--load-threshold')! } : {}) });
   await dispose();
   process.exit(0);
 }
