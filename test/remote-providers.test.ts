@@ -30,6 +30,15 @@ import {
   startFakeLiveAvatar,
   startFakeSelfhosted,
   startFakeTavus,
+  DATASTREAM_PROVIDERS,
+  keysFor,
+  startFakeAvatario,
+  startFakeDid,
+  startFakeKeyframe,
+  startFakeProtoface,
+  startFakeRunway,
+  startFakeSimli,
+  startFakeSynthesia,
   type ProviderFake,
 } from './fakes/providers/index.js';
 import { waitFor } from './fakes/wait.js';
@@ -38,7 +47,7 @@ initializeLogger({ pretty: false, level: 'error' });
 const logger = createLogger({ level: 'error' });
 const LIVEKIT = { url: 'ws://127.0.0.1:7880', apiKey: 'devkey', apiSecret: 'secret-secret-secret-secret-secret' };
 const KEY = 'prov-key-0123456789';
-const KEYS: AvatarKeys = { tavus: KEY, liveavatar: KEY, bey: KEY, anam: KEY, lemonslice: KEY, launchSecret: KEY };
+const KEYS: AvatarKeys = { tavus: KEY, liveavatar: KEY, bey: KEY, anam: KEY, lemonslice: KEY, launchSecret: KEY, ...keysFor(KEY) };
 const HOUR = 3600;
 
 const fakes: ProviderFake[] = [];
@@ -56,9 +65,24 @@ function profile(json: Record<string, unknown>): RemoteProfile {
   return { ...remoteProfileSchema.parse(json), name: String(json.adapter) };
 }
 
+/** What launchers sent to the avatar participant over the room's data channel. */
+const sentToAvatar: string[] = [];
+afterEach(() => void sentToAvatar.splice(0));
+
 async function request(identity: string, signal = new AbortController().signal): Promise<LaunchRequest> {
   const token = await mintAvatarToken({ livekit: LIVEKIT, room: 'room-1', identity, agentIdentity: 'agent-1' });
-  return { livekitUrl: LIVEKIT.url, token, room: 'room-1', roomSid: 'RM_abc', avatarIdentity: identity, timeoutMs: 5000, signal, logger };
+  return {
+    livekitUrl: LIVEKIT.url,
+    token,
+    room: 'room-1',
+    roomSid: 'RM_abc',
+    avatarIdentity: identity,
+    agentIdentity: 'agent-1',
+    sendToAvatar: async (payload) => void sentToAvatar.push(payload),
+    timeoutMs: 5000,
+    signal,
+    logger,
+  };
 }
 
 describe('profiles', () => {
@@ -129,7 +153,7 @@ describe('Hedra (its realtime API was switched off upstream on 2026-04-15)', () 
     const dir = await profilesDir({ hedra: { adapter: 'hedra', avatarId: 'h-1', apiUrl: hedra.baseUrl } });
     const err = (await loadAvatarProfile(dir, 'hedra').catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/hedra\/avatar\.json: adapter names Hedra, whose realtime avatar API was switched off upstream on 2026-04-15/);
-    expect(err.message).toMatch(/change adapter to another streaming provider \(tavus, liveavatar, bey, anam or lemonslice\) or to builtin/);
+    expect(err.message).toMatch(/change adapter to another streaming provider \(tavus, liveavatar, bey, anam, lemonslice, simli, did, runway, synthesia, trugen, keyframe, avatario or protoface\) or to builtin/);
     expect(() => remoteProfileSchema.parse({ adapter: 'hedra', avatarId: 'h-1' })).toThrow(/switched off upstream on 2026-04-15/);
 
     // A call asked to show it goes on voice only, saying why; nothing reaches Hedra.
@@ -225,6 +249,129 @@ describe('session calls against each provider API', () => {
 
 });
 
+describe('Simli, D-ID, Runway, Synthesia, Trugen, Keyframe, Avatario and Protoface', () => {
+  it.each(DATASTREAM_PROVIDERS)('$label: starts a session its API accepts, with an agent token for one room on the agent\'s behalf', async (c) => {
+    const f = await fake(c.start(fakeOpts));
+    const p = profile(c.profile(f.baseUrl));
+    expect(p.sampleRate).toBe(c.sampleRate);
+    const launched = await launcherFor(p, KEYS).launch(await request(c.identity));
+    expect(f.problems).toEqual([]);
+    expect(f.started).toHaveLength(1);
+    expect(f.tokens[0]).toMatchObject({ identity: c.identity, room: 'room-1', kind: 'agent', attributes: { 'lk.publish_on_behalf': 'agent-1' }, url: LIVEKIT.url });
+    expect(f.tokens[0]!.ttlSeconds).toBeGreaterThanOrEqual(6 * HOUR - 60);
+    await launched.end?.();
+    // Ending twice (the avatar may have left first) is not an error.
+    await launched.end?.();
+    expect(f.ended).toEqual(c.endsSession ? [launched.sessionId] : []);
+    expect(f.problems).toEqual([]);
+  });
+
+  it.each(DATASTREAM_PROVIDERS)('$label: errors name the provider, the status and what to check, and carry no secret', async (c) => {
+    const f = await fake(c.start(fakeOpts));
+    const launcher = launcherFor(profile(c.profile(f.baseUrl)), KEYS);
+    const cases: [number, RegExp][] = [
+      [401, new RegExp(`^${c.label} ${c.action} failed: HTTP 401, the key was refused; check ${c.keyEnv}`)],
+      [402, new RegExp(`HTTP 402, payment required; the ${c.label} account is out of credits`)],
+      [404, /HTTP 404; check the profile's ids/],
+      [429, /HTTP 429, rate or concurrency limit/],
+      [503, new RegExp(`HTTP 503, ${c.label} is failing on its side`)],
+    ];
+    for (const [status, message] of cases) {
+      f.setKnobs({ status });
+      const req = await request(c.identity);
+      const err = (await launcher.launch(req).catch((e: unknown) => e)) as Error;
+      expect(err.message, String(status)).toMatch(message);
+      expect(err.message).not.toContain(KEY);
+      expect(err.message).not.toContain(req.token);
+    }
+    // A wrong key is refused by the fake as by the real API; a missing one names the variable.
+    f.setKnobs({ status: undefined });
+    const wrong = launcherFor(profile(c.profile(f.baseUrl)), { [c.keyName]: 'nope-nope-nope' });
+    await expect(wrong.launch(await request(c.identity))).rejects.toThrow(new RegExp(`HTTP 401.*${c.keyEnv}`));
+    expect(() => launcherFor(profile(c.profile(f.baseUrl)), {})).toThrow(`${c.label} avatar: ${c.keyEnv} is not set`);
+  });
+
+  it('Simli: a session token for the face and emotion, then the LiveKit join with it (not the key)', async () => {
+    const simli = await fake(startFakeSimli({ ...fakeOpts, faces: ['f-9'] }));
+    await launcherFor(profile({ adapter: 'simli', faceId: 'f-9', maxIdleTimeSec: 45, apiUrl: simli.baseUrl }), KEYS).launch(await request('simli-avatar-agent'));
+    expect(simli.problems).toEqual([]);
+    expect(simli.requests.map((r) => r.endpoint)).toEqual(['token', 'livekit']);
+    expect(simli.requests[0]!.headers['x-simli-api-key']).toBe(KEY);
+    expect(simli.requests[0]!.body).toEqual({ faceId: 'f-9/92f24a0c-f046-45df-8df0-af7449c04571', handleSilence: true, maxSessionLength: 600, maxIdleTime: 45 });
+    expect(simli.requests[1]!.headers['x-simli-api-key']).toBeUndefined();
+    expect(simli.requests[1]!.body).toMatchObject({ session_token: expect.stringMatching(/^simli-st-/), livekit_url: LIVEKIT.url });
+  });
+
+  it('D-ID: Basic auth with the key as issued, the LiveKit transport and the audio rate', async () => {
+    const did = await fake(startFakeDid({ ...fakeOpts, agents: ['agt-7'] }));
+    await launcherFor(profile({ adapter: 'did', agentId: 'agt-7', sampleRate: 48000, apiUrl: did.baseUrl }), KEYS).launch(await request('d-id-avatar-agent'));
+    expect(did.problems).toEqual([]);
+    expect(did.requests[0]!.path).toBe('/v2/agents/agt-7/sessions/join');
+    expect(did.requests[0]!.headers.authorization).toBe(`Basic ${KEY}`);
+    expect(did.requests[0]!.body).toMatchObject({ transport: { provider: 'livekit', server_url: LIVEKIT.url, room_name: 'room-1' }, audio_config: { sample_rate: 48000 } });
+    expect(() => remoteProfileSchema.parse({ adapter: 'did' })).toThrow(/agentId/);
+  });
+
+  it('Runway: Bearer secret and API version, a preset or a custom avatar, and END_CALL to the avatar on close', async () => {
+    const runway = await fake(startFakeRunway(fakeOpts));
+    const launched = await launcherFor(profile({ adapter: 'runway', avatarId: 'av-mine', maxDurationSec: 300, apiUrl: runway.baseUrl }), KEYS).launch(await request('runway-avatar-agent'));
+    expect(runway.problems).toEqual([]);
+    expect(runway.requests[0]!.headers).toMatchObject({ authorization: `Bearer ${KEY}`, 'x-runway-version': '2024-11-06' });
+    expect(runway.requests[0]!.body).toMatchObject({
+      model: 'gwm1_avatars',
+      avatar: { type: 'custom', avatarId: 'av-mine' },
+      livekit: { url: LIVEKIT.url, roomName: 'room-1', agentIdentity: 'agent-1' },
+      maxDuration: 300,
+    });
+    await launched.end!();
+    expect(sentToAvatar).toEqual(['{"type":"END_CALL"}']);
+    expect(() => remoteProfileSchema.parse({ adapter: 'runway' })).toThrow(/exactly one of avatarId or presetId/);
+    expect(() => remoteProfileSchema.parse({ adapter: 'runway', avatarId: 'a', presetId: 'b' })).toThrow(/exactly one/);
+  });
+
+  it('Synthesia: the raw key, av_-prefixed avatar ids, and its problem+json errors quoted with what they mean', async () => {
+    const syn = await fake(startFakeSynthesia({ ...fakeOpts, avatars: ['av_1', 'av_2'] }));
+    const launcher = launcherFor(profile({ adapter: 'synthesia', avatarIds: ['1', 'av_2'], apiUrl: syn.baseUrl }), KEYS);
+    await launcher.launch(await request('synthesia-avatar-agent'));
+    expect(syn.problems).toEqual([]);
+    expect(syn.requests[0]!.headers.authorization).toBe(KEY);
+    expect(syn.requests[0]!.body).toMatchObject({ avatarIds: ['av_1', 'av_2'], livekitUrl: LIVEKIT.url });
+    syn.setKnobs({ status: 403 });
+    await expect(launcher.launch(await request('synthesia-avatar-agent'))).rejects.toThrow(/HTTP 403, not in the plan \(feature_not_in_plan\).*\(feature_not_in_plan: feature_not_in_plan: fake status 403\)/);
+    syn.setKnobs({ status: undefined });
+    const unknown = launcherFor(profile({ adapter: 'synthesia', avatarIds: ['av_nope'], apiUrl: syn.baseUrl }), KEYS);
+    await expect(unknown.launch(await request('synthesia-avatar-agent'))).rejects.toThrow(/HTTP 404.*unknown_avatar.*avatar av_nope is not in your gallery/);
+    expect(() => remoteProfileSchema.parse({ adapter: 'synthesia', avatarIds: [] })).toThrow();
+    expect(() => remoteProfileSchema.parse({ adapter: 'synthesia', avatarIds: ['1', '2', '3', '4', '5', '6'] })).toThrow();
+  });
+
+  it("Keyframe and Avatario send the agent's identity; Protoface names the worker and ends the session", async () => {
+    const kf = await fake(startFakeKeyframe(fakeOpts));
+    const reserved = await launcherFor(profile({ adapter: 'keyframe', personaId: 'persona-1', apiUrl: kf.baseUrl }), KEYS).launch(await request('keyframe-avatar-agent'));
+    expect(kf.problems).toEqual([]);
+    expect(kf.requests[0]!.headers.authorization).toBe(`Bearer ${KEY}`);
+    expect(kf.requests[0]!.body).toEqual({ room_name: 'room-1', livekit_url: LIVEKIT.url, livekit_token: expect.any(String), source_participant_identity: 'agent-1', persona_id: 'persona-1' });
+    expect(reserved.sessionId).toMatch(/^res_/);
+    expect(() => remoteProfileSchema.parse({ adapter: 'keyframe' })).toThrow(/exactly one of personaId or personaSlug/);
+
+    const av = await fake(startFakeAvatario(fakeOpts));
+    await launcherFor(profile({ adapter: 'avatario', avatarId: 'face-1', apiUrl: av.baseUrl }), KEYS).launch(await request('avatario-avatar-agent'));
+    expect(av.problems).toEqual([]);
+    expect(av.requests[0]!.body).toMatchObject({ avatario_face_id: 'face-1', agent_id: 'agent-1', livekit: { url: LIVEKIT.url }, video_width: 1280, video_height: 720, custom_background_url: null });
+
+    const pf = await fake(startFakeProtoface(fakeOpts));
+    const session = await launcherFor(profile({ adapter: 'protoface', maxDurationSec: 120, apiUrl: pf.baseUrl }), KEYS).launch(await request('protoface-avatar-agent'));
+    expect(pf.requests[0]!.body).toMatchObject({
+      avatar_id: 'av_stock_001',
+      transport: { type: 'livekit', url: LIVEKIT.url, room_name: 'room-1', worker_identity: 'protoface-avatar-agent', audio_source: 'data_stream' },
+      max_duration_seconds: 120,
+    });
+    await session.end!();
+    expect(pf.requests.at(-1)).toMatchObject({ endpoint: 'end', path: `/v1/sessions/${session.sessionId}/end` });
+    expect(pf.problems).toEqual([]);
+  });
+});
+
 describe('the fakes accept what the real APIs accept', () => {
   /** A token as LiveKit's plugins mint it: the SDK's default lifetime (6 h), only roomJoin and the room. */
   async function officialToken(identity: string): Promise<string> {
@@ -250,6 +397,10 @@ describe('the fakes accept what the real APIs accept', () => {
     cases.push(['selfhosted-avatar-agent', runner, profile({ adapter: 'selfhosted', apiUrl: runner.baseUrl })]);
     const la = await fake(startFakeLiveAvatar({ ...fakeOpts, avatars: ['la-1'] }));
     cases.push(['liveavatar-avatar-agent', la, profile({ adapter: 'liveavatar', avatarId: 'la-1', apiUrl: la.baseUrl })]);
+    for (const c of DATASTREAM_PROVIDERS) {
+      const f = await fake(c.start(fakeOpts));
+      cases.push([c.identity, f, profile(c.profile(f.baseUrl))]);
+    }
     for (const [identity, provider, p] of cases) {
       const req = { ...(await request(identity)), livekitUrl: cloud, token: await officialToken(identity) };
       const launched = await launcherFor(p, KEYS).launch(req);

@@ -5,23 +5,37 @@
  * it, driven the way AgentSession drives an audio output (captureFrame, flush, clearBuffer,
  * waitForPlayout).
  */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initializeLogger, voice } from '@livekit/agents';
-import { AudioFrame, dispose, type Room } from '@livekit/rtc-node';
+import { AudioFrame, dispose, RoomEvent, type Room } from '@livekit/rtc-node';
 import type { AvatarContext, AvatarHandle } from '../src/avatar/contract.js';
+import { LocalAvatarOutput } from '../src/avatar/local/avatar-output.js';
+import { MemoryMediaSink } from '../src/avatar/local/memory-sink.js';
+import { attachAvatar } from '../src/avatar/registry.js';
 import type { SegmentTimings } from '../src/avatar/local/avatar-output.js';
 import { remoteAdapterFor, remoteProfileSchema, type RemoteProfile } from '../src/avatar/remote/index.js';
 import { RemoteAudioOutput } from '../src/avatar/remote/remote-output.js';
 import type { AvatarKeys } from '../src/config/config.js';
 import { createLogger } from '../src/logging.js';
 import { startFakeAvatar, type FakeAvatarKnobs, type FakeAvatarParticipant } from './fakes/avatar-participant.js';
-import { startFakeLiveAvatar, startFakeSelfhosted, startFakeTavus, type AvatarJoiner, type ProviderFake } from './fakes/providers/index.js';
+import {
+  DATASTREAM_PROVIDERS,
+  keysFor,
+  startFakeLiveAvatar,
+  startFakeSelfhosted,
+  startFakeTavus,
+  type AvatarJoiner,
+  type ProviderFake,
+} from './fakes/providers/index.js';
 import { waitFor, withTimeout } from './fakes/wait.js';
 import { startTestLiveKitServer, type TestLiveKitServer } from './livekit-server/index.js';
 import { connectClient } from './livekit-server/testing.js';
 
 const KEY = 'prov-key-0123456789';
-const KEYS: AvatarKeys = { tavus: KEY, liveavatar: KEY, launchSecret: KEY };
+const KEYS: AvatarKeys = { tavus: KEY, liveavatar: KEY, launchSecret: KEY, ...keysFor(KEY) };
 const logger = createLogger({ level: 'error' });
 
 let server: TestLiveKitServer;
@@ -357,5 +371,98 @@ describe('remote avatar in a room', () => {
     expect(la.ended).toHaveLength(1);
     expect(la.problems).toEqual([]);
     await waitFor(() => !server.room(roomName)?.participants.some((p) => p.identity === 'liveavatar-avatar-agent'), 5000, 'the avatar to leave');
+  });
+});
+
+/**
+ * Every provider that speaks the DataStream protocol, through its own fake in a room: its avatar
+ * joins with the token it was handed, hears the agent's speech at the provider's rate, its
+ * lk.playback_finished ends the turn, an interruption clears it, close removes it (and ends the
+ * session where the provider has an end call); a provider that fails falls back to the built-in face.
+ */
+describe.each(DATASTREAM_PROVIDERS)('$label avatar in a room', (c) => {
+  async function providerRoom(knobs: { status?: number } = {}) {
+    const roomName = `remote-${c.adapter}-${++roomSeq}`;
+    const agent = await connectClient(server, { identity: `agent-${roomSeq}`, room: roomName, kind: 'agent' });
+    cleanups.push(() => agent.room.disconnect());
+    const avatars: FakeAvatarParticipant[] = [];
+    const provider = await c.start({
+      apiKey: KEY,
+      livekit: { apiKey: server.apiKey, apiSecret: server.apiSecret },
+      knobs,
+      joinAvatar: async ({ url, token }) => {
+        const avatar = await startFakeAvatar({ url, token });
+        avatars.push(avatar);
+        cleanups.push(() => avatar.leave());
+        return avatar;
+      },
+    });
+    cleanups.push(() => provider.close());
+    const session = new voice.AgentSession({});
+    const ctx: AvatarContext = { session, room: agent.room, logger, keys: KEYS, livekit: { url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret } };
+    return { roomName, room: agent.room, provider, avatars, session, ctx };
+  }
+
+  it('its avatar joins and hears the speech at its rate; its playback_finished ends the turn; an interruption clears it; close removes it', async () => {
+    const r = await providerRoom();
+    const profile = { ...remoteProfileSchema.parse({ ...c.profile(r.provider.baseUrl), joinTimeoutMs: 15_000 }), name: c.adapter };
+    const handle = await remoteAdapterFor(profile).attach(r.ctx);
+    cleanups.push(() => handle.close());
+    expect(r.provider.problems).toEqual([]);
+    const avatar = r.avatars[0]!;
+    expect(avatar.identity).toBe(c.identity);
+    expect(r.room.remoteParticipants.get(c.identity)!.attributes['lk.publish_on_behalf']).toBe(r.room.localParticipant!.identity);
+    const endCalls: string[] = [];
+    avatar.room.on(RoomEvent.DataReceived, (payload: Uint8Array) => endCalls.push(new TextDecoder().decode(payload)));
+
+    // A reply plays to its end: the avatar hears all of it at the provider's rate, and its answer ends the turn.
+    const out = r.session.output.audio as RemoteAudioOutput;
+    expect(out).toBeInstanceOf(RemoteAudioOutput);
+    const sent = Date.now();
+    await speak(out, 600, c.sampleRate);
+    const ev = await withTimeout(out.waitForPlayout(), 10_000, 'the avatar to play the reply');
+    expect(ev.interrupted).toBe(false);
+    expect(ev.playbackPosition).toBeCloseTo(0.6, 1);
+    expect(Date.now() - sent).toBeGreaterThan(500);
+    const [seg] = await avatar.waitForSegments(1, 5000);
+    expect(seg!.sampleRate).toBe(c.sampleRate);
+    expect(seg!.pcm.length).toBe(0.6 * c.sampleRate);
+
+    // The user interrupts the next one: the avatar is cleared and the playback ends where it was.
+    await speak(out, 3000, c.sampleRate);
+    await waitFor(() => avatar.segments[1]?.playStartAt !== undefined, 5000, 'the second reply to start playing');
+    out.clearBuffer();
+    const cut = await withTimeout(out.waitForPlayout(), 5000, 'the interrupted playback to finish');
+    expect(cut.interrupted).toBe(true);
+    // What was heard when the avatar answered; at most what was pushed (a loaded machine's avatar may answer after our 2 s cap).
+    expect(cut.playbackPosition).toBeLessThanOrEqual(3.0 + 1e-6);
+    expect((await avatar.waitForClear(2000)).callerIdentity).toBe(r.room.localParticipant!.identity);
+
+    await handle.close();
+    await waitFor(() => !server.room(r.roomName)?.participants.some((p) => p.identity === c.identity), 5000, 'the avatar to leave the room');
+    if (c.endsSession) expect(r.provider.ended).toEqual([r.provider.started[0]]);
+    // Runway's session ends with END_CALL to its avatar, as LiveKit's plugin ends it.
+    if (c.adapter === 'runway') await waitFor(() => endCalls.includes('{"type":"END_CALL"}'), 3000, 'END_CALL to reach the Runway avatar');
+    expect(r.provider.problems).toEqual([]);
+  });
+
+  it('a failure of its API falls back to the built-in face, naming the provider and the status', async () => {
+    const r = await providerRoom({ status: 503 });
+    const dir = await mkdtemp(join(tmpdir(), `fallback-${c.adapter}-`));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await mkdir(join(dir, 'face'), { recursive: true });
+    await writeFile(join(dir, 'face', 'avatar.json'), JSON.stringify({ adapter: 'builtin' }));
+    await mkdir(join(dir, c.adapter), { recursive: true });
+    await writeFile(join(dir, c.adapter, 'avatar.json'), JSON.stringify({ ...c.profile(r.provider.baseUrl), fallback: ['face'] }));
+    // The face renders into memory here: publishing it in the room is avatar-fallback-room.test.ts's part.
+    const sink = new MemoryMediaSink();
+    const attached = await attachAvatar({ ...r.ctx, sink }, dir, c.adapter);
+    cleanups.push(() => attached.close());
+    expect(attached.handle.profile.name).toBe('face');
+    expect(r.session.output.audio).toBeInstanceOf(LocalAvatarOutput);
+    expect(attached.fallbacks[0]!.reason).toMatch(new RegExp(`${c.label} avatar unavailable: .*HTTP 503, ${c.label} is failing on its side`));
+    expect(attached.fallbacks[0]!.reason).not.toContain(KEY);
+    expect(r.avatars).toEqual([]);
+    await waitFor(() => sink.frames.length > 0, 10_000, "the built-in face's first frame");
   });
 });

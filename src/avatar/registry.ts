@@ -39,6 +39,14 @@ export function adapterFor(profile: AvatarProfile): AvatarAdapter {
     case 'bey':
     case 'anam':
     case 'lemonslice':
+    case 'simli':
+    case 'did':
+    case 'runway':
+    case 'synthesia':
+    case 'trugen':
+    case 'keyframe':
+    case 'avatario':
+    case 'protoface':
     case 'selfhosted':
       return remoteAdapterFor(profile);
   }

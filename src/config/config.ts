@@ -36,6 +36,14 @@ export interface AvatarKeys {
   bey?: string;
   anam?: string;
   lemonslice?: string;
+  simli?: string;
+  did?: string;
+  runway?: string;
+  synthesia?: string;
+  trugen?: string;
+  keyframe?: string;
+  avatario?: string;
+  protoface?: string;
   /** AVATAR_LAUNCH_SECRET: sent to a self-hosted avatar runner's /launch. */
   launchSecret?: string;
   /** AVATAR_RENDERER_SECRET: bearer for a self-hosted renderer. */
@@ -165,6 +173,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         bey: env.BEY_API_KEY,
         anam: env.ANAM_API_KEY,
         lemonslice: env.LEMONSLICE_API_KEY,
+        simli: env.SIMLI_API_KEY,
+        did: env.DID_API_KEY,
+        runway: env.RUNWAYML_API_SECRET,
+        synthesia: env.SYNTHESIA_API_KEY,
+        trugen: env.TRUGEN_API_KEY,
+        keyframe: env.KEYFRAME_API_KEY,
+        avatario: env.AVATARIO_API_KEY,
+        protoface: env.PROTOFACE_API_KEY,
         launchSecret: env.AVATAR_LAUNCH_SECRET,
         rendererSecret: env.AVATAR_RENDERER_SECRET,
       }),

@@ -60,7 +60,10 @@ export async function callProvider<T = unknown>(call: ProviderCall<T>): Promise<
     );
   }
   const text = await res.text().catch(() => '');
-  if (!res.ok) throw new ProviderError(`${what} failed: ${describeStatus(res.status, call)}${detail(text, call.secrets)}`, res.status);
+  if (!res.ok) {
+    const problem = problemOf(text);
+    throw new ProviderError(`${what} failed: ${describeStatus(res.status, call, problem?.code)}${problem ? problemDetail(problem, call.secrets) : detail(text, call.secrets)}`, res.status);
+  }
   if (!call.schema) return undefined as T;
   let json: unknown;
   try {
@@ -76,8 +79,10 @@ export async function callProvider<T = unknown>(call: ProviderCall<T>): Promise<
   return parsed.data;
 }
 
-function describeStatus(status: number, call: ProviderCall<unknown>): string {
+function describeStatus(status: number, call: ProviderCall<unknown>, code?: string): string {
   const key = call.keyEnv ?? 'the API key';
+  // An RFC 9457 problem may say a 403 is the plan, not the key (Synthesia's feature_not_in_plan).
+  if (status === 403 && code && /plan|quota|payment|credit/i.test(code)) return `HTTP 403, not in the plan (${code}); the ${call.provider} account's plan does not include this`;
   if (status === 401 || status === 403) return `HTTP ${status}, the key was refused; check ${key} (is it current, and for this account?)`;
   if (status === 402) return `HTTP 402, payment required; the ${call.provider} account is out of credits or its plan does not include this`;
   if (status === 404) return `HTTP 404; check the profile's ids (avatar, face, PAL…) and apiUrl`;
@@ -94,6 +99,33 @@ function detail(text: string, secrets: string[] = []): string {
   // Anything that looks like a JWT (a LiveKit token echoed back) goes too.
   t = t.replace(/eyJ[\w-]+\.[\w-]+\.[\w-]+/g, '[redacted]');
   return ` (${clip(t)})`;
+}
+
+/** An RFC 9457 problem (application/problem+json), which some providers answer errors with (Synthesia). */
+interface Problem {
+  type: string;
+  title?: string;
+  detail?: string;
+  code?: string;
+}
+
+function problemOf(text: string): Problem | undefined {
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    if (!body || typeof body !== 'object' || typeof body.type !== 'string') return undefined;
+    const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+    const nested = body.error && typeof body.error === 'object' ? (body.error as Record<string, unknown>).code : undefined;
+    const code = str(body.code) ?? str(nested);
+    return { type: body.type, ...(str(body.title) ? { title: str(body.title) } : {}), ...(str(body.detail) ? { detail: str(body.detail) } : {}), ...(code ? { code } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The problem's code, title and detail: what the provider says is wrong, scrubbed like any quote. */
+function problemDetail(p: Problem, secrets: string[] = []): string {
+  const text = [p.code, p.title, p.detail].filter(Boolean).join(': ');
+  return text ? detail(text, secrets) : '';
 }
 
 const clip = (t: string) => (t.length > 200 ? `${t.slice(0, 200)}…` : t);
@@ -116,3 +148,41 @@ export function requireKey(value: string | undefined, provider: string, env: str
   if (!value) throw new ProviderError(`${provider} avatar: ${env} is not set; add it to the worker's environment`);
   return value;
 }
+
+/** A call of one provider's API, as a launcher makes it: the action, where, and what is sent. */
+export type ProviderCallSpec<T> = Pick<ProviderCall<T>, 'action' | 'url' | 'method' | 'json' | 'schema' | 'headers'> & {
+  /** Sent without the key (a call that a session token in the body authenticates: Simli's join). */
+  withoutKey?: boolean;
+};
+
+/** One provider's API with its name, key variable and auth headers bound, for launchers to call. */
+export interface ProviderApi {
+  /** A call of the launch: the request's deadline and abort signal; the key and the LiveKit token are kept out of errors. */
+  launch<T>(req: { timeoutMs: number; signal: AbortSignal; token: string }, call: ProviderCallSpec<T>, moreSecrets?: string[]): Promise<T>;
+  /** A cleanup call (ending the session): 5 s, not aborted with the attach; a session that is already over (400, 404, 409, 410) is not an error. */
+  end(call: ProviderCallSpec<unknown>): Promise<void>;
+}
+
+/**
+ * The provider's API for a launcher: throws at once (naming `keyEnv`) when the key is not set, so
+ * the attach fails before any call and the registry falls back; `auth` makes the key's headers.
+ */
+export function providerApi(p: { provider: string; keyEnv: string; key: string | undefined; auth: (key: string) => Record<string, string> }): ProviderApi {
+  const key = requireKey(p.key, p.provider, p.keyEnv);
+  const auth = p.auth(key);
+  const bound = { provider: p.provider, keyEnv: p.keyEnv };
+  return {
+    launch: (req, { withoutKey, ...call }, more = []) =>
+      callProvider({ ...bound, ...call, headers: { ...(withoutKey ? {} : auth), ...call.headers }, timeoutMs: req.timeoutMs, signal: req.signal, secrets: [key, req.token, ...more] }),
+    end: async ({ withoutKey, ...call }) => {
+      await callProvider({ ...bound, ...call, headers: { ...(withoutKey ? {} : auth), ...call.headers }, timeoutMs: 5000, secrets: [key] }).catch((err: unknown) => {
+        const status = (err as { status?: number }).status;
+        if (status === 400 || status === 404 || status === 409 || status === 410) return;
+        throw err;
+      });
+    },
+  };
+}
+
+/** A profile's apiUrl without its trailing slashes, to append paths to. */
+export const apiBase = (apiUrl: string): string => apiUrl.replace(/\/+$/, '');

@@ -1,6 +1,14 @@
 import type { AvatarKeys } from '../../config/config.js';
 import type { AvatarAdapter } from '../contract.js';
 import { anamLauncher } from './launchers/anam.js';
+import { simliLauncher } from './launchers/simli.js';
+import { didLauncher } from './launchers/did.js';
+import { runwayLauncher } from './launchers/runway.js';
+import { synthesiaLauncher } from './launchers/synthesia.js';
+import { trugenLauncher } from './launchers/trugen.js';
+import { keyframeLauncher } from './launchers/keyframe.js';
+import { avatarioLauncher } from './launchers/avatario.js';
+import { protofaceLauncher } from './launchers/protoface.js';
 import { beyLauncher } from './launchers/bey.js';
 import { lemonSliceLauncher } from './launchers/lemonslice.js';
 import { liveAvatarLauncher } from './launchers/liveavatar.js';
@@ -16,7 +24,7 @@ export { createTavusEchoPal } from './tavus-pal.js';
 
 /**
  * The adapter for a remote provider's profile (Tavus, LiveAvatar, Beyond Presence, Anam,
- * LemonSlice, self-hosted). Keys come from `ctx.keys` at attach time; a missing key fails the
+ * LemonSlice, Simli, D-ID, Runway, Synthesia, Trugen, Keyframe, Avatario, Protoface, self-hosted). Keys come from `ctx.keys` at attach time; a missing key fails the
  * attach with the env variable to set, and the registry falls back.
  */
 export function remoteAdapterFor(profile: RemoteProfile): AvatarAdapter {
@@ -35,6 +43,22 @@ export function launcherFor(profile: RemoteProfile, keys: AvatarKeys): RemoteLau
       return anamLauncher(profile, keys);
     case 'lemonslice':
       return lemonSliceLauncher(profile, keys);
+    case 'simli':
+      return simliLauncher(profile, keys);
+    case 'did':
+      return didLauncher(profile, keys);
+    case 'runway':
+      return runwayLauncher(profile, keys);
+    case 'synthesia':
+      return synthesiaLauncher(profile, keys);
+    case 'trugen':
+      return trugenLauncher(profile, keys);
+    case 'keyframe':
+      return keyframeLauncher(profile, keys);
+    case 'avatario':
+      return avatarioLauncher(profile, keys);
+    case 'protoface':
+      return protofaceLauncher(profile, keys);
     case 'selfhosted':
       return selfhostedLauncher(profile, keys);
   }

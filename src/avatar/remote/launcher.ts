@@ -14,6 +14,10 @@ export interface LaunchRequest {
   /** The room's sid, for providers that want it (LemonSlice). */
   roomSid?: string;
   avatarIdentity: string;
+  /** The agent participant's identity, whose voice the avatar renders (Runway, Keyframe and Avatario send it). */
+  agentIdentity: string;
+  /** Sends a reliable data packet to the avatar participant (Runway's END_CALL). */
+  sendToAvatar(payload: string): Promise<void>;
   /** Deadline for each HTTP call of the launch (the profile's launchTimeoutMs). */
   timeoutMs: number;
   /** Aborted when the attach gives up (a start deadline passed) or the handle closes. */
@@ -36,6 +40,8 @@ export interface LaunchedAvatar {
   sessionId?: string;
   /** Ends the provider session (so it stops billing). Must not throw for an already ended session. */
   end?(): Promise<void>;
+  /** `end` speaks to the avatar in the room (Runway's END_CALL): it runs before the participant is removed, not beside it. */
+  endInRoom?: boolean;
   /** Set by providers whose speech does not travel over DataStream. */
   output?: RemoteOutput;
   /** Resolves with a reason if the provider's own channel fails mid-call (LiveAvatar's websocket). */

@@ -88,7 +88,7 @@ export const liveAvatarProfileSchema = z.object({
  * in a fallback chain. The variant stays in the union only to say so.
  */
 export const HEDRA_DISABLED_MESSAGE =
-  "names Hedra, whose realtime avatar API was switched off upstream on 2026-04-15 (LiveKit's own Hedra plugins refuse to start); change adapter to another streaming provider (tavus, liveavatar, bey, anam or lemonslice) or to builtin, and remove this profile from every fallback list";
+  "names Hedra, whose realtime avatar API was switched off upstream on 2026-04-15 (LiveKit's own Hedra plugins refuse to start); change adapter to another streaming provider (tavus, liveavatar, bey, anam, lemonslice, simli, did, runway, synthesia, trugen, keyframe, avatario or protoface) or to builtin, and remove this profile from every fallback list";
 
 export const hedraProfileSchema = z
   .object({ adapter: z.literal('hedra') })
@@ -128,6 +128,86 @@ export const lemonSliceProfileSchema = z
   })
   .refine((p) => Boolean(p.agentId) !== Boolean(p.agentImageUrl), { error: 'set exactly one of agentId or agentImageUrl' });
 
+/** Simli's default emotion (used with Trinity faces), as LiveKit's Simli plugin sends it. */
+export const SIMLI_DEFAULT_EMOTION_ID = '92f24a0c-f046-45df-8df0-af7449c04571';
+
+export const simliProfileSchema = z.object({
+  adapter: z.literal('simli'),
+  ...remoteCommon({ apiUrl: 'https://api.simli.ai', sampleRate: 16000 }),
+  /** A Simli face id. */
+  faceId: z.string().min(1),
+  /** The face's emotion (Trinity faces); sent as `faceId/emotionId`. */
+  emotionId: z.string().min(1).default(SIMLI_DEFAULT_EMOTION_ID),
+  /** Simli ends the session after this many seconds, speaking or not. */
+  maxSessionLengthSec: z.number().int().min(10).max(86_400).default(600),
+  /** Simli ends the session after this many seconds without speech. */
+  maxIdleTimeSec: z.number().int().min(5).max(3600).default(30),
+});
+
+export const didProfileSchema = z.object({
+  adapter: z.literal('did'),
+  ...remoteCommon({ apiUrl: 'https://api.d-id.com', sampleRate: 24000 }),
+  /** A D-ID agent id (made in D-ID's studio or API). */
+  agentId: z.string().min(1),
+});
+
+export const runwayProfileSchema = z
+  .object({
+    adapter: z.literal('runway'),
+    ...remoteCommon({ apiUrl: 'https://api.dev.runwayml.com', sampleRate: 16000 }),
+    /** An avatar you made in Runway; or `presetId` for one of Runway's presets. */
+    avatarId: z.string().min(1).optional(),
+    presetId: z.string().min(1).optional(),
+    /** Runway ends the session after this many seconds. */
+    maxDurationSec: z.number().int().min(10).max(86_400).optional(),
+  })
+  .refine((p) => Boolean(p.avatarId) !== Boolean(p.presetId), { error: 'set exactly one of avatarId or presetId' });
+
+export const synthesiaProfileSchema = z.object({
+  adapter: z.literal('synthesia'),
+  ...remoteCommon({ apiUrl: 'https://developers.synthesia.io', sampleRate: 24000 }),
+  /** One to five gallery avatar ids (`av_` is prefixed when missing); the first is shown. */
+  avatarIds: z.array(z.string().min(1)).min(1).max(5),
+});
+
+export const trugenProfileSchema = z.object({
+  adapter: z.literal('trugen'),
+  ...remoteCommon({ apiUrl: 'https://api.trugen.ai', sampleRate: 24000 }),
+  /** A Trugen avatar id; Trugen's stock avatar when absent, as LiveKit's Trugen plugins. */
+  avatarId: z.string().min(1).default('7d881c1b'),
+});
+
+export const keyframeProfileSchema = z
+  .object({
+    adapter: z.literal('keyframe'),
+    ...remoteCommon({ apiUrl: 'https://api.keyframelabs.com', sampleRate: 24000 }),
+    personaId: z.string().min(1).optional(),
+    personaSlug: z.string().min(1).optional(),
+  })
+  .refine((p) => Boolean(p.personaId) !== Boolean(p.personaSlug), { error: 'set exactly one of personaId or personaSlug' });
+
+export const avatarioProfileSchema = z.object({
+  adapter: z.literal('avatario'),
+  ...remoteCommon({ apiUrl: 'https://avatario.ai/api/sdk', sampleRate: 24000 }),
+  /** An Avatario face id (stock or your own). */
+  avatarId: z.string().min(1),
+  videoWidth: z.number().int().min(128).max(3840).default(1280),
+  videoHeight: z.number().int().min(128).max(2160).default(720),
+  /** A public image URL shown behind the avatar. */
+  backgroundUrl: z.url({ protocol: /^https?$/ }).optional(),
+});
+
+/** Protoface's stock avatar, what LiveKit's Protoface plugins use when none is given. */
+export const PROTOFACE_STOCK_AVATAR_ID = 'av_stock_001';
+
+export const protofaceProfileSchema = z.object({
+  adapter: z.literal('protoface'),
+  ...remoteCommon({ apiUrl: 'https://api.protoface.com', sampleRate: 16000 }),
+  avatarId: z.string().min(1).default(PROTOFACE_STOCK_AVATAR_ID),
+  /** Protoface ends the session after this many seconds. */
+  maxDurationSec: z.number().int().min(10).max(86_400).optional(),
+});
+
 export const selfhostedProfileSchema = z.object({
   adapter: z.literal('selfhosted'),
   ...remoteCommon({ apiUrl: 'http://127.0.0.1:8089', sampleRate: 24000 }),
@@ -143,6 +223,14 @@ export const remoteProfileSchemas = [
   beyProfileSchema,
   anamProfileSchema,
   lemonSliceProfileSchema,
+  simliProfileSchema,
+  didProfileSchema,
+  runwayProfileSchema,
+  synthesiaProfileSchema,
+  trugenProfileSchema,
+  keyframeProfileSchema,
+  avatarioProfileSchema,
+  protofaceProfileSchema,
   selfhostedProfileSchema,
 ] as const;
 
@@ -169,8 +257,34 @@ export type BeyProfile = Extract<RemoteProfile, { adapter: 'bey' }>;
 export type AnamProfile = Extract<RemoteProfile, { adapter: 'anam' }>;
 export type LemonSliceProfile = Extract<RemoteProfile, { adapter: 'lemonslice' }>;
 export type SelfhostedProfile = Extract<RemoteProfile, { adapter: 'selfhosted' }>;
+export type SimliProfile = Extract<RemoteProfile, { adapter: 'simli' }>;
+export type DidProfile = Extract<RemoteProfile, { adapter: 'did' }>;
+export type RunwayProfile = Extract<RemoteProfile, { adapter: 'runway' }>;
+export type SynthesiaProfile = Extract<RemoteProfile, { adapter: 'synthesia' }>;
+export type TrugenProfile = Extract<RemoteProfile, { adapter: 'trugen' }>;
+export type KeyframeProfile = Extract<RemoteProfile, { adapter: 'keyframe' }>;
+export type AvatarioProfile = Extract<RemoteProfile, { adapter: 'avatario' }>;
+export type ProtofaceProfile = Extract<RemoteProfile, { adapter: 'protoface' }>;
 
-export const REMOTE_ADAPTERS: readonly RemoteProvider[] = ['tavus', 'liveavatar', 'bey', 'anam', 'lemonslice', 'selfhosted'];
+export const REMOTE_ADAPTERS: readonly RemoteProvider[] = [
+  'tavus',
+  'liveavatar',
+  'bey',
+  'anam',
+  'lemonslice',
+  'simli',
+  'did',
+  'runway',
+  'synthesia',
+  'trugen',
+  'keyframe',
+  'avatario',
+  'protoface',
+  'selfhosted',
+];
+
+/** The avatar participant's identity where a provider's official plugin names it otherwise than `<adapter>-avatar-agent`. */
+export const DEFAULT_AVATAR_IDENTITY: Partial<Record<RemoteProvider, string>> = { did: 'd-id-avatar-agent', trugen: 'trugen-avatar' };
 
 export function isRemoteProfile(profile: { adapter: string }): profile is RemoteProfile {
   return (REMOTE_ADAPTERS as readonly string[]).includes(profile.adapter);

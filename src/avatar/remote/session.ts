@@ -3,7 +3,7 @@ import { RoomServiceClient } from 'livekit-server-sdk';
 import type { AvatarKeys } from '../../config/config.js';
 import type { AvatarAdapter, AvatarContext, AvatarHandle, LiveKitAccess } from '../contract.js';
 import type { LaunchedAvatar, RemoteLauncher, RemoteOutput } from './launcher.js';
-import type { RemoteProfile } from './profiles.js';
+import { DEFAULT_AVATAR_IDENTITY, type RemoteProfile } from './profiles.js';
 import { RemoteAudioOutput } from './remote-output.js';
 import { mintAvatarToken } from './token.js';
 import { waitForAvatarVideo, watchAvatarPresence, type AvatarArrival } from './wait-avatar.js';
@@ -17,7 +17,7 @@ export class RemoteAvatarError extends Error {
 
 /** The default identity of a provider's avatar participant, as LiveKit's plugins name it. */
 export function avatarIdentityFor(profile: RemoteProfile): string {
-  return profile.avatarIdentity ?? `${profile.adapter}-avatar-agent`;
+  return profile.avatarIdentity ?? DEFAULT_AVATAR_IDENTITY[profile.adapter] ?? `${profile.adapter}-avatar-agent`;
 }
 
 /**
@@ -100,6 +100,8 @@ async function attachRemote(ctx: AvatarContext, profile: RemoteProfile, launcher
       room: room.name,
       ...(roomSid ? { roomSid } : {}),
       avatarIdentity: identity,
+      agentIdentity,
+      sendToAvatar: (payload) => room.localParticipant!.publishData(new TextEncoder().encode(payload), { reliable: true, destination_identities: [identity] }),
       // Past the step's own deadline, so that one (which names the profile field) is what a hang reports.
       timeoutMs: profile.launchTimeoutMs + 1000,
       signal: abort.signal,
@@ -175,14 +177,14 @@ function waitsForPlaybackStart(profile: RemoteProfile): boolean {
 
 /** Remove the avatar participant and end the provider session, each bounded and best effort. */
 async function cleanup(livekit: LiveKitAccess, room: string, identity: string, launched: LaunchedAvatar | undefined, log: AvatarContext['logger']): Promise<void> {
-  await Promise.all([
-    removeParticipant(livekit, room, identity, log),
-    launched?.end
-      ? withTimeout(launched.end(), CLEANUP_TIMEOUT_MS).catch((err: unknown) =>
-          log.warn({ err: err instanceof Error ? err.message : String(err), sessionId: launched.sessionId }, 'could not end the avatar provider session; it may bill until it times out'),
-        )
-      : undefined,
-  ]);
+  const ending = launched?.end
+    ? withTimeout(launched.end(), CLEANUP_TIMEOUT_MS).catch((err: unknown) =>
+        log.warn({ err: err instanceof Error ? err.message : String(err), sessionId: launched.sessionId }, 'could not end the avatar provider session; it may bill until it times out'),
+      )
+    : undefined;
+  // An end said to the avatar itself must reach it before it is removed.
+  if (launched?.endInRoom) await ending;
+  await Promise.all([removeParticipant(livekit, room, identity, log), ending]);
 }
 
 export async function removeParticipant(livekit: LiveKitAccess, room: string, identity: string, log: AvatarContext['logger']): Promise<void> {

@@ -313,3 +313,68 @@ export function bearer(header: string | undefined): string | undefined {
   const m = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? '');
   return m?.[1];
 }
+
+/** A provider's session-start endpoint as most of them are: one POST that checks the key and the body, verifies the LiveKit token, answers, and sends the avatar. */
+export interface SessionRouteSpec<B> {
+  path: RegExp;
+  endpoint: string;
+  /** The key as the request carries it, and where (named in the 401). */
+  key(ctx: Ctx): string | undefined;
+  keyWhere: string;
+  /** A header the real API requires besides the key (Runway's version), as [status, why] when it is wrong. */
+  checkHeaders?(ctx: Ctx): [number, string] | undefined;
+  body: z.ZodType<B>;
+  /** The LiveKit URL and token in the body. */
+  livekit(body: B): { url: string; token: string };
+  /** What the real API refuses beyond the body's shape (an unknown avatar: 404), as [status, why]. */
+  check?(body: B, params: string[]): [number, string] | undefined;
+  /** The provider's session id for this start. */
+  newId(): string;
+  /** The success answer. */
+  answer(body: B, id: string): [number, unknown];
+}
+
+export function sessionRoute<B>(core: ProviderCore, spec: SessionRouteSpec<B>): Route {
+  return {
+    method: 'POST',
+    path: spec.path,
+    endpoint: spec.endpoint,
+    session: true,
+    async handle(ctx, params) {
+      if (!core.checkKey(ctx, spec.key(ctx), spec.keyWhere)) return;
+      const wrongHeader = spec.checkHeaders?.(ctx);
+      if (wrongHeader) return core.refuse(ctx, wrongHeader[0], wrongHeader[1]);
+      const body = core.json(ctx, spec.body);
+      if (!body) return;
+      const refused = spec.check?.(body, params);
+      if (refused) return core.refuse(ctx, refused[0], refused[1]);
+      const { url, token } = spec.livekit(body);
+      if (!(await core.verifyToken(ctx, token, url))) return;
+      const id = spec.newId();
+      const [status, answer] = spec.answer(body, id);
+      core.answer(ctx, status, answer);
+      core.joinLater(url, token, id);
+    },
+  };
+}
+
+/** An end-session endpoint: the session's avatar leaves; an unknown or ended session is `missing` (the provider's own status). */
+export function endRoute(core: ProviderCore, spec: { method: Route['method']; path: RegExp; key(ctx: Ctx): string | undefined; keyWhere: string; missing: number }): Route {
+  return {
+    method: spec.method,
+    path: spec.path,
+    endpoint: 'end',
+    async handle(ctx, [id]) {
+      if (!core.checkKey(ctx, spec.key(ctx), spec.keyWhere)) return;
+      // Ending an ended session is how a client learns it is over, not a mistake: answered, not counted as a problem.
+      if (core.ended.includes(id!)) return core.answer(ctx, spec.missing, core.errorBody(spec.missing, `session ${id} already ended`));
+      if (!(await core.endSession(id!))) return core.refuse(ctx, spec.missing, `session ${id} not found`);
+      core.answer(ctx, 200, { id, status: 'ended' });
+    },
+  };
+}
+
+/** The header `name` of a request, as one string. */
+export const header = (name: string) => (ctx: Ctx) => ctx.headers[name] as string | undefined;
+/** The Bearer credential of a request. */
+export const bearerOf = (ctx: Ctx) => bearer(ctx.headers.authorization);
