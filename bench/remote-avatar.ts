@@ -1,12 +1,14 @@
 /**
  * Bench of the remote avatar family on the LiveKit-protocol test server (loopback, so it measures
- * our code and the DataStream path, not a provider's cloud):
+ * our code and the DataStream path, not a provider's cloud), for every provider's fake:
  * - avatar join: attach start → the (fake) provider's avatar is in the room publishing video;
  * - speech latency: the agent's first TTS frame handed to the output (captureFrame) → the avatar
  *   participant has the stream open (its first bytes) and → its first audio frame is decoded;
- * - fallback: a provider that refuses the session (HTTP 401) → attach fails; failure detected →
+ * - fallback: the provider refuses the session (HTTP 401) → attach fails; failure detected →
  *   the built-in avatar's first frame.
- * Run: npx tsx bench/remote-avatar.ts [runs]
+ * LiveAvatar takes speech over its own websocket, not DataStream: its join and fallback are
+ * measured, its speech latency is not (the fake avatar does not hear it).
+ * Run: npx tsx bench/remote-avatar.ts [runs] [adapter…]
  */
 import { pathToFileURL } from 'node:url';
 import { initializeLogger, voice } from '@livekit/agents';
@@ -15,120 +17,158 @@ import { builtinAdapter } from '../src/avatar/builtin.js';
 import type { AvatarContext } from '../src/avatar/contract.js';
 import { MemoryMediaSink } from '../src/avatar/local/memory-sink.js';
 import { remoteAdapterFor, remoteProfileSchema } from '../src/avatar/remote/index.js';
+import type { AvatarKeys } from '../src/config/config.js';
 import { builtinProfileSchema } from '../src/config/avatar-profile.js';
 import { createLogger } from '../src/logging.js';
 import { startFakeAvatar, type FakeAvatarParticipant } from '../test/fakes/avatar-participant.js';
-import { startFakeSelfhosted, startFakeTavus } from '../test/fakes/providers/index.js';
+import {
+  DATASTREAM_PROVIDERS,
+  keysFor,
+  startFakeAnam,
+  startFakeBey,
+  startFakeLemonSlice,
+  startFakeLiveAvatar,
+  startFakeSelfhosted,
+  startFakeTavus,
+  type ProviderFake,
+  type ProviderFakeOptions,
+} from '../test/fakes/providers/index.js';
 import { waitFor } from '../test/fakes/wait.js';
-import { startTestLiveKitServer } from '../test/livekit-server/index.js';
+import { startTestLiveKitServer, type TestLiveKitServer } from '../test/livekit-server/index.js';
 import { connectClient } from '../test/livekit-server/testing.js';
 
 const KEY = 'bench-key-0123456789';
-const RATE = 24_000;
+const KEYS: AvatarKeys = { launchSecret: KEY, tavus: KEY, liveavatar: KEY, bey: KEY, anam: KEY, lemonslice: KEY, ...keysFor(KEY) };
+
+interface BenchCase {
+  adapter: string;
+  start(opts: ProviderFakeOptions): Promise<ProviderFake>;
+  profile(apiUrl: string): Record<string, unknown>;
+  /** Its avatar hears the speech over DataStream (LiveAvatar's goes over its websocket). */
+  dataStream: boolean;
+  /** Its avatar reports playback start (LemonSlice's does, and the output waits for it). */
+  playbackStarted?: boolean;
+}
+
+const CASES: BenchCase[] = [
+  { adapter: 'selfhosted', start: (o) => startFakeSelfhosted(o), profile: (apiUrl) => ({ adapter: 'selfhosted', apiUrl }), dataStream: true },
+  { adapter: 'tavus', start: (o) => startFakeTavus(o), profile: (apiUrl) => ({ adapter: 'tavus', palId: 'p-echo-1', apiUrl }), dataStream: true },
+  { adapter: 'bey', start: (o) => startFakeBey(o), profile: (apiUrl) => ({ adapter: 'bey', apiUrl }), dataStream: true },
+  { adapter: 'anam', start: (o) => startFakeAnam(o), profile: (apiUrl) => ({ adapter: 'anam', avatarId: 'an-1', apiUrl }), dataStream: true },
+  { adapter: 'lemonslice', start: (o) => startFakeLemonSlice(o), profile: (apiUrl) => ({ adapter: 'lemonslice', agentId: 'ag-1', apiUrl }), dataStream: true, playbackStarted: true },
+  { adapter: 'liveavatar', start: (o) => startFakeLiveAvatar({ ...o, avatars: ['la-1'] }), profile: (apiUrl) => ({ adapter: 'liveavatar', avatarId: 'la-1', apiUrl }), dataStream: false },
+  ...DATASTREAM_PROVIDERS.map((c) => ({ adapter: c.adapter, start: c.start, profile: c.profile, dataStream: true })),
+];
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[s.length >> 1]! : NaN;
 }
-const fmt = (xs: number[]) => `median ${median(xs).toFixed(1)} ms (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})`;
+const fmt = (xs: number[]) => (xs.length ? `${median(xs).toFixed(1)} ms (${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)})` : '—');
 
-function frame(k: number): AudioFrame {
-  const n = RATE / 50;
+function frame(k: number, rate: number): AudioFrame {
+  const n = rate / 50;
   const data = new Int16Array(n);
-  for (let i = 0; i < n; i++) data[i] = Math.round(9000 * Math.sin((2 * Math.PI * 300 * (k * n + i)) / RATE));
-  return new AudioFrame(data, RATE, 1, n);
+  for (let i = 0; i < n; i++) data[i] = Math.round(9000 * Math.sin((2 * Math.PI * 300 * (k * n + i)) / rate));
+  return new AudioFrame(data, rate, 1, n);
 }
 
-export async function benchRemoteAvatar(runs = 10): Promise<void> {
-  initializeLogger({ pretty: false, level: 'error' });
-  const logger = createLogger({ level: 'error' });
-  const server = await startTestLiveKitServer();
-  const agent = await connectClient(server, { identity: 'bench-agent', room: 'bench-remote', kind: 'agent' });
+interface Row {
+  adapter: string;
+  joinMs: number;
+  toOpen: number[];
+  toAudio: number[];
+  detect: number[];
+  toFirstFrame: number[];
+}
+
+async function benchOne(server: TestLiveKitServer, c: BenchCase, runs: number, logger: AvatarContext['logger']): Promise<Row> {
+  // A room of its own per provider, as a call has.
+  const agent = (await connectClient(server, { identity: `bench-agent-${c.adapter}`, room: `bench-remote-${c.adapter}`, kind: 'agent' })).room;
   const avatars: FakeAvatarParticipant[] = [];
-  const livekitOpts = { apiKey: server.apiKey, apiSecret: server.apiSecret };
-  const runner = await startFakeSelfhosted({
-    apiKey: KEY,
-    livekit: livekitOpts,
+  const opts = { apiKey: KEY, livekit: { apiKey: server.apiKey, apiSecret: server.apiSecret } };
+  const provider = await c.start({
+    ...opts,
     joinAvatar: async ({ url, token }) => {
-      const a = await startFakeAvatar({ url, token });
+      const a = await startFakeAvatar({ url, token, playbackStarted: c.playbackStarted ?? false });
       avatars.push(a);
       return a;
     },
   });
-  const tavus = await startFakeTavus({ apiKey: KEY, livekit: livekitOpts, knobs: { status: 401 } });
+  const refusing = await c.start({ ...opts, knobs: { status: 401 } });
   const session = new voice.AgentSession({});
-  const ctx: AvatarContext = {
-    session,
-    room: agent.room,
-    logger,
-    keys: { launchSecret: KEY, tavus: KEY },
-    livekit: { url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret },
-  };
+  const ctx: AvatarContext = { session, room: agent, logger, keys: KEYS, livekit: { url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret } };
+  const row: Row = { adapter: c.adapter, joinMs: NaN, toOpen: [], toAudio: [], detect: [], toFirstFrame: [] };
   try {
-    const profile = { ...remoteProfileSchema.parse({ adapter: 'selfhosted', apiUrl: runner.baseUrl }), name: 'bench' };
+    const profile = { ...remoteProfileSchema.parse(c.profile(provider.baseUrl)), name: `bench-${c.adapter}` };
     const t0 = performance.now();
     const handle = await remoteAdapterFor(profile).attach(ctx);
-    const joinMs = performance.now() - t0;
+    row.joinMs = performance.now() - t0;
     const out = session.output.audio!;
     const avatar = avatars[0]!;
-
-    const toOpen: number[] = [];
-    const toAudio: number[] = [];
-    for (let r = 0; r < runs + 1; r++) {
+    const rate = profile.sampleRate;
+    for (let r = 0; c.dataStream && r < runs + 1; r++) {
       const before = avatar.segments.length;
       const sentAt = Date.now();
-      for (let k = 0; k < 25; k++) await out.captureFrame(frame(k)); // 500 ms of speech, as fast as TTS hands it over
+      for (let k = 0; k < 25; k++) await out.captureFrame(frame(k, rate)); // 500 ms of speech, as fast as TTS hands it over
       out.flush();
       await waitFor(() => avatar.segments.length > before && avatar.segments[before]!.firstAudioAt !== undefined, 5000, 'the avatar to receive audio');
       await out.waitForPlayout();
       if (r === 0) continue; // warm-up
       const seg = avatar.segments[before]!;
-      toOpen.push(seg.openedAt - sentAt);
-      toAudio.push(seg.firstAudioAt! - sentAt);
+      row.toOpen.push(seg.openedAt - sentAt);
+      row.toAudio.push(seg.firstAudioAt! - sentAt);
     }
     await handle.close();
 
     // Fallback: the provider refuses → the built-in avatar shows its first frame.
-    const detect: number[] = [];
-    const toFirstFrame: number[] = [];
     for (let r = 0; r < Math.min(runs, 5); r++) {
-      const failing = { ...remoteProfileSchema.parse({ adapter: 'tavus', palId: 'p-echo-1', apiUrl: tavus.baseUrl }), name: 'bench-tavus' };
+      const failing = { ...remoteProfileSchema.parse(c.profile(refusing.baseUrl)), name: `bench-${c.adapter}-refused` };
       const a0 = performance.now();
-      await remoteAdapterFor(failing)
+      const refused = await remoteAdapterFor(failing)
         .attach(ctx)
-        .then(() => {
-          throw new Error('expected the provider to refuse');
+        .then(async (h) => {
+          await h.close();
+          return false;
         })
-        .catch((err: unknown) => {
-          if ((err as Error).message === 'expected the provider to refuse') throw err;
-        });
-      const detected = performance.now();
+        .catch(() => true);
+      if (!refused) throw new Error(`${c.adapter}: expected the provider to refuse`);
       const detectedWall = Date.now();
-      detect.push(detected - a0);
+      row.detect.push(performance.now() - a0);
       const sink = new MemoryMediaSink();
       const builtin = await builtinAdapter({ ...builtinProfileSchema.parse({ adapter: 'builtin' }), name: 'builtin' }).attach({ ...ctx, sink });
-      await waitFor(() => sink.frames.length > 0, 5000, 'the built-in avatar\'s first frame');
-      toFirstFrame.push(sink.frames[0]!.wallMs - detectedWall);
+      await waitFor(() => sink.frames.length > 0, 5000, "the built-in avatar's first frame");
+      row.toFirstFrame.push(sink.frames[0]!.wallMs - detectedWall);
       await builtin.close();
     }
-
-    console.log('\n# remote avatar (DataStream over the test server, loopback)');
-    console.log(`avatar join (attach → video published): ${joinMs.toFixed(0)} ms`);
-    console.log(`first TTS frame → avatar has the stream open: ${fmt(toOpen)}`);
-    console.log(`first TTS frame → avatar decodes its first audio frame: ${fmt(toAudio)}`);
-    console.log(`fallback, provider failure detected (HTTP 401 round trip): ${fmt(detect)}`);
-    console.log(`fallback, failure detected → built-in avatar's first frame: ${fmt(toFirstFrame)}`);
+    return row;
   } finally {
     for (const a of avatars) await a.leave().catch(() => undefined);
-    await runner.close();
-    await tavus.close();
-    await agent.room.disconnect();
-    await server.close();
+    await provider.close();
+    await refusing.close();
+    await agent.disconnect();
   }
 }
 
+export async function benchRemoteAvatar(runs = 10, only: string[] = []): Promise<void> {
+  initializeLogger({ pretty: false, level: 'error' });
+  const logger = createLogger({ level: 'error' });
+  const server = await startTestLiveKitServer();
+  const rows: Row[] = [];
+  try {
+    for (const c of CASES) if (only.length === 0 || only.includes(c.adapter)) rows.push(await benchOne(server, c, runs, logger));
+  } finally {
+    await server.close();
+  }
+  console.log('\n# remote avatars (provider fakes, DataStream over the test server, loopback)');
+  console.log('| provider | join (attach → video) | first TTS frame → stream open | → first audio decoded | 401 detected | → built-in first frame |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.adapter} | ${r.joinMs.toFixed(0)} ms | ${fmt(r.toOpen)} | ${fmt(r.toAudio)} | ${fmt(r.detect)} | ${fmt(r.toFirstFrame)} |`);
+  console.log('Medians (min-max); speech over', runs, 'runs after a warm-up; fallback over', Math.min(runs, 5), 'runs.');
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  benchRemoteAvatar(Number(process.argv[2] ?? 10))
+  benchRemoteAvatar(Number(process.argv[2] ?? 10), process.argv.slice(3))
     .catch((err: unknown) => {
       console.error(err);
       process.exitCode = 1;
