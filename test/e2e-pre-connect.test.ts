@@ -64,11 +64,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const mic of mics) await mic.stop();
-  for (const room of rooms) await room.disconnect().catch(() => undefined);
+  await Promise.all(rooms.map((room) => room.disconnect().catch(() => undefined)));
   await worker?.stop(20_000).catch((err: unknown) => process.stderr.write(`${String(err)}\n`));
   await Promise.all([server?.close(), deepgram?.close(), openai?.close()]);
   await dispose();
-});
+}, 180_000);
 
 async function waitForWorker(condition: () => boolean, ms: number, what: string): Promise<void> {
   await waitUntil(() => {
@@ -142,10 +142,10 @@ describe('the first words, said before the agent joined', () => {
     await sendPreConnectBuffer(mallory.room, agent.identity, mallory.trackId, { bytes: new Uint8Array(48_000), sampleRate: 48_000, channels: 1 });
     // 3 MB of PCM, over the 2 MiB limit.
     await sendPreConnectBuffer(ada.room, agent.identity, ada.trackId, { bytes: new Uint8Array(3 * 1024 * 1024), sampleRate: 48_000, channels: 1 });
-    await waitForWorker(() => worker.lines.some((l) => l.includes('pre-connect audio from mallory ignored: the agent listens to ada')), 20_000, "mallory's buffer refused");
+    await waitForWorker(() => worker.lines.some((l) => l.includes('pre-connect audio from mallory ignored: the agent listens to ada')), 90_000, "mallory's buffer refused");
     // Refused at whichever bound it reaches first on this machine: 2 MiB, or 5 s without finishing
     // (the byte limit alone is tested in pre-connect-audio.test.ts).
-    await waitForWorker(() => worker.lines.some((l) => /pre-connect audio from ada ignored: (over the 2097152-byte limit|the stream did not finish within 5 s)/.test(l)), 20_000, "ada's oversized buffer refused");
+    await waitForWorker(() => worker.lines.some((l) => /pre-connect audio from ada ignored: (over the 2097152-byte limit|the stream did not finish within 5 s)/.test(l)), 90_000, "ada's oversized buffer refused");
 
     const question = await speechWithSilence(QUESTION, { sampleRate: Microphone.SAMPLE_RATE, leadMs: 200, trailMs: 1_200 });
     ada.mic.play(question.samples);

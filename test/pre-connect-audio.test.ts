@@ -23,10 +23,10 @@ beforeAll(async () => {
   server = await startTestLiveKitServer();
 });
 afterAll(async () => {
-  for (const r of rooms) await r.disconnect();
+  await Promise.all(rooms.map((r) => r.disconnect().catch(() => undefined)));
   for (const s of sources) await s.close();
   await server?.close();
-}, 120_000);
+}, 180_000);
 
 /** Joining, publishing, and a buffer's first bytes reaching the agent take seconds on a busy 2-core machine. */
 const SLOW_MS = 60_000;
