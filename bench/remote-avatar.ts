@@ -23,6 +23,7 @@ import { createLogger } from '../src/logging.js';
 import { startFakeAvatar, type FakeAvatarParticipant } from '../test/fakes/avatar-participant.js';
 import {
   DATASTREAM_PROVIDERS,
+  INFERENCE_PROVIDER,
   keysFor,
   startFakeAnam,
   startFakeBey,
@@ -57,7 +58,7 @@ const CASES: BenchCase[] = [
   { adapter: 'anam', start: (o) => startFakeAnam(o), profile: (apiUrl) => ({ adapter: 'anam', avatarId: 'an-1', apiUrl }), dataStream: true },
   { adapter: 'lemonslice', start: (o) => startFakeLemonSlice(o), profile: (apiUrl) => ({ adapter: 'lemonslice', agentId: 'ag-1', apiUrl }), dataStream: true, playbackStarted: true },
   { adapter: 'liveavatar', start: (o) => startFakeLiveAvatar({ ...o, avatars: ['la-1'] }), profile: (apiUrl) => ({ adapter: 'liveavatar', avatarId: 'la-1', apiUrl }), dataStream: false },
-  ...DATASTREAM_PROVIDERS.map((c) => ({ adapter: c.adapter, start: c.start, profile: c.profile, dataStream: true })),
+  ...[...DATASTREAM_PROVIDERS, INFERENCE_PROVIDER].map((c) => ({ adapter: c.adapter, start: c.start, profile: c.profile, dataStream: true, playbackStarted: c.adapter === 'inference' })),
 ];
 
 function median(xs: number[]): number {

@@ -31,7 +31,9 @@ import {
   startFakeSelfhosted,
   startFakeTavus,
   DATASTREAM_PROVIDERS,
+  INFERENCE_PROVIDER,
   keysFor,
+  startFakeInferenceGateway,
   startFakeAvatario,
   startFakeDid,
   startFakeKeyframe,
@@ -78,6 +80,7 @@ async function request(identity: string, signal = new AbortController().signal):
     roomSid: 'RM_abc',
     avatarIdentity: identity,
     agentIdentity: 'agent-1',
+    livekitKeys: { apiKey: LIVEKIT.apiKey, apiSecret: LIVEKIT.apiSecret },
     sendToAvatar: async (payload) => void sentToAvatar.push(payload),
     timeoutMs: 5000,
     signal,
@@ -250,7 +253,7 @@ describe('session calls against each provider API', () => {
 });
 
 describe('Simli, D-ID, Runway, Synthesia, Trugen, Keyframe, Avatario and Protoface', () => {
-  it.each(DATASTREAM_PROVIDERS)('$label: starts a session its API accepts, with an agent token for one room on the agent\'s behalf', async (c) => {
+  it.each([...DATASTREAM_PROVIDERS, INFERENCE_PROVIDER])('$label: starts a session its API accepts, with an agent token for one room on the agent\'s behalf', async (c) => {
     const f = await fake(c.start(fakeOpts));
     const p = profile(c.profile(f.baseUrl));
     expect(p.sampleRate).toBe(c.sampleRate);
@@ -262,7 +265,7 @@ describe('Simli, D-ID, Runway, Synthesia, Trugen, Keyframe, Avatario and Protofa
     await launched.end?.();
     // Ending twice (the avatar may have left first) is not an error.
     await launched.end?.();
-    expect(f.ended).toEqual(c.endsSession ? [launched.sessionId] : []);
+    expect(f.ended).toEqual(c.endsSession ? f.started : []);
     expect(f.problems).toEqual([]);
   });
 
@@ -369,6 +372,54 @@ describe('Simli, D-ID, Runway, Synthesia, Trugen, Keyframe, Avatario and Protofa
     await session.end!();
     expect(pf.requests.at(-1)).toMatchObject({ endpoint: 'end', path: `/v1/sessions/${session.sessionId}/end` });
     expect(pf.problems).toEqual([]);
+  });
+});
+
+describe('LiveKit Inference avatars (agents 1.9 inference.AvatarSession)', () => {
+  it('signs the gateway call with the LiveKit key pair (no provider key), lets the gateway mint the token, speaks at the answered rate, and terminates', async () => {
+    const gw = await fake(startFakeInferenceGateway({ ...fakeOpts, providers: { lemonslice: 24_000 } }));
+    const p = profile({ adapter: 'inference', model: 'lemonslice/agent_1', prompt: 'smile', idleTimeoutSec: 60, apiUrl: gw.baseUrl });
+    const launcher = launcherFor(p, {});
+    const launched = await launcher.launch(await request('lemonslice-inference-avatar'));
+    expect(gw.problems).toEqual([]);
+    const sent = gw.requests[0]!;
+    expect(sent.headers.authorization).toMatch(/^Bearer eyJ/);
+    expect(sent.headers['idempotency-key']).toMatch(/^[0-9a-f]{32}$/);
+    expect(sent.body).toEqual({
+      provider: 'lemonslice',
+      livekit_url: LIVEKIT.url,
+      room_name: 'room-1',
+      room_sid: 'RM_abc',
+      avatar_identity: 'lemonslice-inference-avatar',
+      avatar_name: 'lemonslice-inference-avatar',
+      agent_identity: 'agent-1',
+      avatar_id: 'agent_1',
+      prompt: 'smile',
+      idle_timeout_s: 60,
+    });
+    // The token the gateway minted: ours was never sent.
+    expect(JSON.stringify(sent.body)).not.toContain((await request('x')).token.slice(0, 20));
+    expect(gw.tokens[0]).toMatchObject({ identity: 'lemonslice-inference-avatar', kind: 'agent', attributes: { 'lk.publish_on_behalf': 'agent-1' } });
+    expect(launched.sampleRate).toBe(24_000);
+    await launched.end!();
+    expect(gw.requests.at(-1)).toMatchObject({ endpoint: 'terminate', status: 200 });
+    expect(gw.ended).toHaveLength(1);
+    expect(() => remoteProfileSchema.parse({ adapter: 'inference', model: 'lemonslice/a', imageUrl: 'https://x/y.png' })).toThrow(/not both/);
+    expect(() => remoteProfileSchema.parse({ adapter: 'inference', model: 'Bad Model' })).toThrow(/<provider>/);
+  });
+
+  it('a wrong LiveKit secret, an unknown provider and a gateway failure are named; a token minted for another identity is refused and the session terminated', async () => {
+    const gw = await fake(startFakeInferenceGateway(fakeOpts));
+    const p = profile({ adapter: 'inference', model: 'lemonslice', apiUrl: gw.baseUrl });
+    const wrongSecret = { ...(await request('lemonslice-inference-avatar')), livekitKeys: { apiKey: LIVEKIT.apiKey, apiSecret: 'not-the-secret-not-the-secret-xx' } };
+    await expect(launcherFor(p, {}).launch(wrongSecret)).rejects.toThrow(/^LiveKit Inference avatar create session failed: HTTP 401.*LIVEKIT_API_KEY \/ LIVEKIT_API_SECRET/);
+    await expect(launcherFor(profile({ adapter: 'inference', model: 'nobody', apiUrl: gw.baseUrl }), {}).launch(await request('nobody-inference-avatar'))).rejects.toThrow(/HTTP 404.*nobody is not available/);
+    gw.setKnobs({ status: 503 });
+    await expect(launcherFor(p, {}).launch(await request('lemonslice-inference-avatar'))).rejects.toThrow(/HTTP 503, LiveKit Inference avatar is failing on its side/);
+    gw.setKnobs({ status: undefined });
+    gw.mintIdentity = 'someone-else';
+    await expect(launcherFor(p, {}).launch(await request('lemonslice-inference-avatar'))).rejects.toThrow(/minted the avatar's token for someone-else.*set avatarIdentity/);
+    expect(gw.ended).toHaveLength(1);
   });
 });
 

@@ -23,6 +23,7 @@ import { createLogger } from '../src/logging.js';
 import { startFakeAvatar, type FakeAvatarKnobs, type FakeAvatarParticipant } from './fakes/avatar-participant.js';
 import {
   DATASTREAM_PROVIDERS,
+  INFERENCE_PROVIDER,
   keysFor,
   startFakeLiveAvatar,
   startFakeSelfhosted,
@@ -380,7 +381,7 @@ describe('remote avatar in a room', () => {
  * lk.playback_finished ends the turn, an interruption clears it, close removes it (and ends the
  * session where the provider has an end call); a provider that fails falls back to the built-in face.
  */
-describe.each(DATASTREAM_PROVIDERS)('$label avatar in a room', (c) => {
+describe.each([...DATASTREAM_PROVIDERS, INFERENCE_PROVIDER])('$label in a room', (c) => {
   async function providerRoom(knobs: { status?: number } = {}) {
     const roomName = `remote-${c.adapter}-${++roomSeq}`;
     const agent = await connectClient(server, { identity: `agent-${roomSeq}`, room: roomName, kind: 'agent' });

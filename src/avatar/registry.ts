@@ -47,6 +47,7 @@ export function adapterFor(profile: AvatarProfile): AvatarAdapter {
     case 'keyframe':
     case 'avatario':
     case 'protoface':
+    case 'inference':
     case 'selfhosted':
       return remoteAdapterFor(profile);
   }

@@ -1,6 +1,7 @@
 import type { AvatarKeys } from '../../config/config.js';
 import type { AvatarAdapter } from '../contract.js';
 import { anamLauncher } from './launchers/anam.js';
+import { inferenceLauncher } from './launchers/inference.js';
 import { simliLauncher } from './launchers/simli.js';
 import { didLauncher } from './launchers/did.js';
 import { runwayLauncher } from './launchers/runway.js';
@@ -59,6 +60,8 @@ export function launcherFor(profile: RemoteProfile, keys: AvatarKeys): RemoteLau
       return avatarioLauncher(profile, keys);
     case 'protoface':
       return protofaceLauncher(profile, keys);
+    case 'inference':
+      return inferenceLauncher(profile, keys);
     case 'selfhosted':
       return selfhostedLauncher(profile, keys);
   }

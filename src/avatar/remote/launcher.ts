@@ -16,6 +16,10 @@ export interface LaunchRequest {
   avatarIdentity: string;
   /** The agent participant's identity, whose voice the avatar renders (Runway, Keyframe and Avatario send it). */
   agentIdentity: string;
+  /** The avatar participant's display name, when the profile sets one. */
+  avatarName?: string;
+  /** The worker's LiveKit key pair (LiveKit Inference's gateway calls are signed with it). */
+  livekitKeys: { apiKey: string; apiSecret: string };
   /** Sends a reliable data packet to the avatar participant (Runway's END_CALL). */
   sendToAvatar(payload: string): Promise<void>;
   /** Deadline for each HTTP call of the launch (the profile's launchTimeoutMs). */
@@ -42,6 +46,8 @@ export interface LaunchedAvatar {
   end?(): Promise<void>;
   /** `end` speaks to the avatar in the room (Runway's END_CALL): it runs before the participant is removed, not beside it. */
   endInRoom?: boolean;
+  /** The rate the avatar takes speech at, when the provider's answer says (LiveKit Inference); else the profile's. */
+  sampleRate?: number;
   /** Set by providers whose speech does not travel over DataStream. */
   output?: RemoteOutput;
   /** Resolves with a reason if the provider's own channel fails mid-call (LiveAvatar's websocket). */

@@ -208,6 +208,26 @@ export const protofaceProfileSchema = z.object({
   maxDurationSec: z.number().int().min(10).max(86_400).optional(),
 });
 
+/**
+ * LiveKit Inference avatars (agents 1.9's `inference.AvatarSession`): LiveKit's gateway starts the
+ * provider's session with LiveKit's own account and mints the avatar's room token; the worker
+ * holds no provider key, only its LiveKit key pair (which signs the gateway call).
+ */
+export const inferenceProfileSchema = z
+  .object({
+    adapter: z.literal('inference'),
+    ...remoteCommon({ apiUrl: 'https://agent-gateway.livekit.cloud/v1', sampleRate: 16000 }),
+    /** `<provider>` or `<provider>/<avatar id>`, e.g. `lemonslice/agent_abc`. */
+    model: z.string().regex(/^[a-z0-9_-]+(\/.+)?$/, { error: 'must be <provider> or <provider>/<avatar id>, e.g. lemonslice/agent_abc' }),
+    /** An image to animate instead of a catalog avatar (LemonSlice). */
+    imageUrl: z.url({ protocol: /^https?$/ }).optional(),
+    prompt: z.string().max(1000).optional(),
+    idlePrompt: z.string().max(1000).optional(),
+    /** Seconds without speech after which the provider ends the session; the gateway clamps it. */
+    idleTimeoutSec: z.number().int().min(10).max(3600).optional(),
+  })
+  .refine((p) => !(p.model.includes('/') && p.imageUrl), { error: 'set either an avatar id in model (<provider>/<id>) or imageUrl, not both' });
+
 export const selfhostedProfileSchema = z.object({
   adapter: z.literal('selfhosted'),
   ...remoteCommon({ apiUrl: 'http://127.0.0.1:8089', sampleRate: 24000 }),
@@ -231,6 +251,7 @@ export const remoteProfileSchemas = [
   keyframeProfileSchema,
   avatarioProfileSchema,
   protofaceProfileSchema,
+  inferenceProfileSchema,
   selfhostedProfileSchema,
 ] as const;
 
@@ -265,6 +286,7 @@ export type TrugenProfile = Extract<RemoteProfile, { adapter: 'trugen' }>;
 export type KeyframeProfile = Extract<RemoteProfile, { adapter: 'keyframe' }>;
 export type AvatarioProfile = Extract<RemoteProfile, { adapter: 'avatario' }>;
 export type ProtofaceProfile = Extract<RemoteProfile, { adapter: 'protoface' }>;
+export type InferenceProfile = Extract<RemoteProfile, { adapter: 'inference' }>;
 
 export const REMOTE_ADAPTERS: readonly RemoteProvider[] = [
   'tavus',
@@ -280,6 +302,7 @@ export const REMOTE_ADAPTERS: readonly RemoteProvider[] = [
   'keyframe',
   'avatario',
   'protoface',
+  'inference',
   'selfhosted',
 ];
 

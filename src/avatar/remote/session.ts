@@ -17,7 +17,10 @@ export class RemoteAvatarError extends Error {
 
 /** The default identity of a provider's avatar participant, as LiveKit's plugins name it. */
 export function avatarIdentityFor(profile: RemoteProfile): string {
-  return profile.avatarIdentity ?? DEFAULT_AVATAR_IDENTITY[profile.adapter] ?? `${profile.adapter}-avatar-agent`;
+  if (profile.avatarIdentity) return profile.avatarIdentity;
+  // As agents 1.9's inference.AvatarSession names it: `<provider>-inference-avatar`.
+  if (profile.adapter === 'inference') return `${profile.model.split('/')[0]}-inference-avatar`;
+  return DEFAULT_AVATAR_IDENTITY[profile.adapter] ?? `${profile.adapter}-avatar-agent`;
 }
 
 /**
@@ -101,6 +104,8 @@ async function attachRemote(ctx: AvatarContext, profile: RemoteProfile, launcher
       ...(roomSid ? { roomSid } : {}),
       avatarIdentity: identity,
       agentIdentity,
+      ...(profile.avatarName ? { avatarName: profile.avatarName } : {}),
+      livekitKeys: { apiKey: livekit.apiKey, apiSecret: livekit.apiSecret },
       sendToAvatar: (payload) => room.localParticipant!.publishData(new TextEncoder().encode(payload), { reliable: true, destination_identities: [identity] }),
       // Past the step's own deadline, so that one (which names the profile field) is what a hang reports.
       timeoutMs: profile.launchTimeoutMs + 1000,
@@ -133,7 +138,7 @@ async function attachRemote(ctx: AvatarContext, profile: RemoteProfile, launcher
     new RemoteAudioOutput({
       room,
       avatarIdentity: identity,
-      sampleRate: profile.sampleRate,
+      sampleRate: launched.sampleRate ?? profile.sampleRate,
       waitPlaybackStart: waitsForPlaybackStart(profile),
       logger: log,
     });
@@ -170,7 +175,7 @@ async function attachRemote(ctx: AvatarContext, profile: RemoteProfile, launcher
 }
 
 function waitsForPlaybackStart(profile: RemoteProfile): boolean {
-  if (profile.adapter === 'lemonslice') return true;
+  if (profile.adapter === 'lemonslice' || profile.adapter === 'inference') return true;
   if (profile.adapter === 'selfhosted') return profile.waitPlaybackStart;
   return false;
 }

@@ -7,6 +7,7 @@ import type { AvatarKeys } from '../../../src/config/config.js';
 import { startFakeAvatario } from './avatario.js';
 import type { ProviderFake, ProviderFakeOptions } from './common.js';
 import { startFakeDid } from './did.js';
+import { startFakeInferenceGateway } from './inference.js';
 import { startFakeKeyframe } from './keyframe.js';
 import { startFakeProtoface } from './protoface.js';
 import { startFakeRunway } from './runway.js';
@@ -131,6 +132,23 @@ export const DATASTREAM_PROVIDERS: readonly ProviderCase[] = [
     endsSession: true,
   },
 ];
+
+/**
+ * LiveKit Inference avatars: no provider key (the gateway call is signed with the LiveKit key
+ * pair, and the gateway mints the avatar's token), so it is not among the keyed cases above.
+ */
+export const INFERENCE_PROVIDER: ProviderCase = {
+  adapter: 'inference',
+  label: 'LiveKit Inference avatar',
+  keyEnv: 'LIVEKIT_API_KEY',
+  keyName: 'launchSecret',
+  identity: 'lemonslice-inference-avatar',
+  sampleRate: 16_000,
+  action: 'create session',
+  start: (o) => startFakeInferenceGateway(o),
+  profile: (apiUrl) => ({ adapter: 'inference', model: 'lemonslice/agent_1', apiUrl }),
+  endsSession: true,
+};
 
 /** The keys every case needs, all set to `key`. */
 export function keysFor(key: string): AvatarKeys {

@@ -16,3 +16,4 @@ export * from './simli.js';
 export * from './synthesia.js';
 export * from './trugen.js';
 export * from './cases.js';
+export * from './inference.js';
