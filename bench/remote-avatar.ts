@@ -49,6 +49,8 @@ interface BenchCase {
   dataStream: boolean;
   /** Its avatar reports playback start (LemonSlice's does, and the output waits for it). */
   playbackStarted?: boolean;
+  /** Who hears the speech where that is not the avatar (AvatarTalk's listener). */
+  speechIdentity?: string;
 }
 
 const CASES: BenchCase[] = [
@@ -58,7 +60,14 @@ const CASES: BenchCase[] = [
   { adapter: 'anam', start: (o) => startFakeAnam(o), profile: (apiUrl) => ({ adapter: 'anam', avatarId: 'an-1', apiUrl }), dataStream: true },
   { adapter: 'lemonslice', start: (o) => startFakeLemonSlice(o), profile: (apiUrl) => ({ adapter: 'lemonslice', agentId: 'ag-1', apiUrl }), dataStream: true, playbackStarted: true },
   { adapter: 'liveavatar', start: (o) => startFakeLiveAvatar({ ...o, avatars: ['la-1'] }), profile: (apiUrl) => ({ adapter: 'liveavatar', avatarId: 'la-1', apiUrl }), dataStream: false },
-  ...[...DATASTREAM_PROVIDERS, INFERENCE_PROVIDER].map((c) => ({ adapter: c.adapter, start: c.start, profile: c.profile, dataStream: true, playbackStarted: c.adapter === 'inference' })),
+  ...[...DATASTREAM_PROVIDERS, INFERENCE_PROVIDER].map((c) => ({
+    adapter: c.adapter,
+    start: c.start,
+    profile: c.profile,
+    dataStream: true,
+    playbackStarted: c.adapter === 'inference',
+    ...(c.speechIdentity ? { speechIdentity: c.speechIdentity } : {}),
+  })),
 ];
 
 function median(xs: number[]): number {
@@ -90,8 +99,8 @@ async function benchOne(server: TestLiveKitServer, c: BenchCase, runs: number, l
   const opts = { apiKey: KEY, livekit: { apiKey: server.apiKey, apiSecret: server.apiSecret } };
   const provider = await c.start({
     ...opts,
-    joinAvatar: async ({ url, token }) => {
-      const a = await startFakeAvatar({ url, token, playbackStarted: c.playbackStarted ?? false });
+    joinAvatar: async ({ url, token, role }) => {
+      const a = await startFakeAvatar({ url, token, playbackStarted: c.playbackStarted ?? false, neverPublishVideo: role === 'listener' });
       avatars.push(a);
       return a;
     },
@@ -106,7 +115,8 @@ async function benchOne(server: TestLiveKitServer, c: BenchCase, runs: number, l
     const handle = await remoteAdapterFor(profile).attach(ctx);
     row.joinMs = performance.now() - t0;
     const out = session.output.audio!;
-    const avatar = avatars[0]!;
+    // What hears the speech: the avatar, or its listener (AvatarTalk).
+    const avatar = c.speechIdentity ? avatars.find((a) => a.identity === c.speechIdentity)! : avatars[0]!;
     const rate = profile.sampleRate;
     for (let r = 0; c.dataStream && r < runs + 1; r++) {
       const before = avatar.segments.length;

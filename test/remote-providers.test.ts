@@ -41,6 +41,8 @@ import {
   startFakeRunway,
   startFakeSimli,
   startFakeSynthesia,
+  startFakeBithuman,
+  startFakeAvatarTalk,
   type ProviderFake,
 } from './fakes/providers/index.js';
 import { waitFor } from './fakes/wait.js';
@@ -156,7 +158,7 @@ describe('Hedra (its realtime API was switched off upstream on 2026-04-15)', () 
     const dir = await profilesDir({ hedra: { adapter: 'hedra', avatarId: 'h-1', apiUrl: hedra.baseUrl } });
     const err = (await loadAvatarProfile(dir, 'hedra').catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/hedra\/avatar\.json: adapter names Hedra, whose realtime avatar API was switched off upstream on 2026-04-15/);
-    expect(err.message).toMatch(/change adapter to another streaming provider \(tavus, liveavatar, bey, anam, lemonslice, simli, did, runway, synthesia, trugen, keyframe, avatario or protoface\) or to builtin/);
+    expect(err.message).toMatch(/change adapter to another streaming provider \(tavus, liveavatar, bey, anam, lemonslice, simli, did, runway, synthesia, trugen, keyframe, avatario, protoface, bithuman or avatartalk\) or to builtin/);
     expect(() => remoteProfileSchema.parse({ adapter: 'hedra', avatarId: 'h-1' })).toThrow(/switched off upstream on 2026-04-15/);
 
     // A call asked to show it goes on voice only, saying why; nothing reaches Hedra.
@@ -252,7 +254,7 @@ describe('session calls against each provider API', () => {
 
 });
 
-describe('Simli, D-ID, Runway, Synthesia, Trugen, Keyframe, Avatario and Protoface', () => {
+describe('Simli, D-ID, Runway, Synthesia, Trugen, Keyframe, Avatario, Protoface, bitHuman and AvatarTalk', () => {
   it.each([...DATASTREAM_PROVIDERS, INFERENCE_PROVIDER])('$label: starts a session its API accepts, with an agent token for one room on the agent\'s behalf', async (c) => {
     const f = await fake(c.start(fakeOpts));
     const p = profile(c.profile(f.baseUrl));
@@ -372,6 +374,133 @@ describe('Simli, D-ID, Runway, Synthesia, Trugen, Keyframe, Avatario and Protofa
     await session.end!();
     expect(pf.requests.at(-1)).toMatchObject({ endpoint: 'end', path: `/v1/sessions/${session.sessionId}/end` });
     expect(pf.problems).toEqual([]);
+  });
+});
+
+describe('bitHuman (cloud) and AvatarTalk', () => {
+  /** Every claim of a LiveKit JWT, as anyone holding it (the provider, the room's participants) reads it. */
+  const claimsOf = (jwt: string) => Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8');
+
+  it('bitHuman: the secret goes in the api-secret header only, never into the avatar\'s token; mode, model and agent as bitHuman documents them; close ends the session', async () => {
+    const bh = await fake(startFakeBithuman({ ...fakeOpts, agents: ['A91XYZ0001'] }));
+    const req = await request('bithuman-avatar-agent');
+    const launched = await launcherFor(profile({ adapter: 'bithuman', agentId: 'A91XYZ0001', apiUrl: bh.baseUrl }), KEYS).launch(req);
+    expect(bh.problems).toEqual([]);
+    const start = bh.requests[0]!;
+    expect(start.path).toBe('/v1/runtime-tokens/request');
+    expect(start.headers['api-secret']).toBe(KEY);
+    expect(start.headers.authorization).toBeUndefined();
+    // An agent without a model named: bitHuman serves the agent's own, on the CPU path (as LiveKit's plugin asks for an Essence agent).
+    expect(start.body).toEqual({ livekit_url: LIVEKIT.url, livekit_token: req.token, room_name: 'room-1', mode: 'cpu', agent_id: 'A91XYZ0001' });
+    // The avatar's token: only lk.publish_on_behalf, no bitHuman credential anywhere in it (LiveKit's plugin adds `api_secret`).
+    expect(bh.tokens[0]!.attributes).toEqual({ 'lk.publish_on_behalf': 'agent-1' });
+    expect(claimsOf(req.token)).not.toContain(KEY);
+    expect(JSON.stringify(start.body)).not.toContain(KEY);
+    expect(launched.sessionId).toMatch(/^cs_/);
+    await launched.end!();
+    expect(bh.requests.at(-1)).toMatchObject({ endpoint: 'end', path: `/v1/runtime-sessions/${launched.sessionId}/end`, status: 200 });
+    expect(bh.requests.at(-1)!.headers['api-secret']).toBe(KEY);
+    expect(bh.ended).toEqual([launched.sessionId]);
+
+    // An Expression model runs on the GPU path; a photo alone runs on expression-1, as bitHuman requires.
+    await launcherFor(profile({ adapter: 'bithuman', agentId: 'A91XYZ0001', model: 'expression-2', apiUrl: bh.baseUrl }), KEYS).launch(await request('bithuman-avatar-agent'));
+    expect(bh.requests.at(-1)!.body).toMatchObject({ mode: 'gpu', model: 'expression-2', agent_id: 'A91XYZ0001' });
+    await launcherFor(profile({ adapter: 'bithuman', imageUrl: 'https://example.com/me.jpg', apiUrl: bh.baseUrl }), KEYS).launch(await request('bithuman-avatar-agent'));
+    expect(bh.requests.at(-1)!.body).toMatchObject({ mode: 'gpu', model: 'expression-1', image: 'https://example.com/me.jpg' });
+    expect(bh.requests.at(-1)!.body).not.toHaveProperty('agent_id');
+    expect(bh.problems).toEqual([]);
+  });
+
+  it("bitHuman: its error codes say what a 403 is (the plan's session cap, a plan without the model, or a revoked secret); a bad profile is refused at load", async () => {
+    const cases: [string, RegExp][] = [
+      ['CONCURRENCY_LIMIT_REACHED', /^bitHuman start cloud avatar failed: HTTP 403, concurrency limit reached \(CONCURRENCY_LIMIT_REACHED\); too many sessions at once for this bitHuman plan/],
+      ['PLAN_REQUIRED', /HTTP 403, not in the plan \(PLAN_REQUIRED\); the bitHuman account's plan does not include this/],
+      ['RUNTIME_SUSPENDED', /HTTP 403, the key was refused; check BITHUMAN_API_SECRET.*\(RUNTIME_SUSPENDED: fake status 403\)/],
+    ];
+    for (const [code403, message] of cases) {
+      const bh = await fake(startFakeBithuman({ ...fakeOpts, code403, knobs: { status: 403 } }));
+      const req = await request('bithuman-avatar-agent');
+      const err = (await launcherFor(profile({ adapter: 'bithuman', agentId: 'A23WJF0199', apiUrl: bh.baseUrl }), KEYS).launch(req).catch((e: unknown) => e)) as Error;
+      expect(err.message, code403).toMatch(message);
+      expect(err.message).not.toContain(KEY);
+      expect(err.message).not.toContain(req.token);
+    }
+    const bh = await fake(startFakeBithuman(fakeOpts));
+    await expect(launcherFor(profile({ adapter: 'bithuman', agentId: 'A00NOPE000', apiUrl: bh.baseUrl }), KEYS).launch(await request('bithuman-avatar-agent'))).rejects.toThrow(
+      /HTTP 404; check the profile's ids.*NOT_FOUND: Agent not found for code: A00NOPE000/,
+    );
+    expect(() => launcherFor(profile({ adapter: 'bithuman', agentId: 'A23WJF0199' }), {})).toThrow('bitHuman avatar: BITHUMAN_API_SECRET is not set; add it to the worker');
+    expect(() => remoteProfileSchema.parse({ adapter: 'bithuman' })).toThrow(/agentId.*set agentId \(a bitHuman agent code\)/s);
+    expect(() => remoteProfileSchema.parse({ adapter: 'bithuman', imageUrl: 'https://example.com/a.jpg', model: 'essence-2' })).toThrow(/expression-1 only/);
+    expect(remoteProfileSchema.parse({ adapter: 'bithuman', agentId: 'A23WJF0199' })).toMatchObject({ apiUrl: 'https://api.bithuman.ai', sampleRate: 16_000 });
+  });
+
+  it('the bitHuman fake accepts what bitHuman documents and refuses what it refuses', async () => {
+    const bh = await fake(startFakeBithuman(fakeOpts));
+    const token = await mintAvatarToken({ livekit: LIVEKIT, room: 'room-1', identity: 'bithuman-avatar-agent', agentIdentity: 'agent-1' });
+    const post = (body: unknown, secret: string | null = KEY) =>
+      fetch(`${bh.baseUrl}/v1/runtime-tokens/request`, { method: 'POST', headers: { 'content-type': 'application/json', ...(secret ? { 'api-secret': secret } : {}) }, body: JSON.stringify(body) });
+    const lk = { livekit_url: 'https://my-project.livekit.cloud', livekit_token: token, room_name: 'room-1' };
+    // Without mode only a runtime token is issued, and no avatar starts.
+    const tokenOnly = await post({});
+    expect(tokenOnly.status).toBe(200);
+    expect(await tokenOnly.json()).not.toHaveProperty('avatar_session_started');
+    // The documented request (gpu, a model, the agent) starts one.
+    const started = await post({ ...lk, mode: 'gpu', model: 'essence-2', agent_id: 'A23WJF0199' });
+    expect(await started.json()).toMatchObject({ avatar_session_started: true, model: 'essence-2', session_id: expect.stringMatching(/^cs_/) });
+    expect(bh.problems).toEqual([]);
+    expect(bh.started).toHaveLength(1);
+    // What bitHuman refuses: cpu without an agent, a photo on another model than expression-1, no secret, a wrong one.
+    expect((await post({ ...lk, mode: 'cpu', image: 'https://example.com/a.jpg' })).status).toBe(400);
+    expect((await post({ ...lk, mode: 'gpu', model: 'essence-2', image: 'https://example.com/a.jpg' })).status).toBe(400);
+    const missing = await post({ ...lk, mode: 'gpu', agent_id: 'A23WJF0199' }, null);
+    expect(missing.status).toBe(401);
+    expect(await missing.json()).toMatchObject({ error: { code: 'MISSING_AUTH', httpStatus: 401 }, status: 'error', status_code: 401 });
+    expect((await post({ ...lk, mode: 'gpu', agent_id: 'A23WJF0199' }, 'wrong-secret')).status).toBe(401);
+  });
+
+  it('AvatarTalk: the avatar\'s token and a plain `listener` token, as its plugin mints them; the speech goes to the listener; close deletes the session', async () => {
+    const at = await fake(startFakeAvatarTalk({ ...fakeOpts, avatars: ['anime_girl'] }));
+    const launcher = launcherFor(profile({ adapter: 'avatartalk', avatar: 'anime_girl', emotion: 'happy', apiUrl: at.baseUrl }), KEYS);
+    expect(launcher.speechIdentity).toBe('listener');
+    const req = await request('avatartalk-agent');
+    const launched = await launcher.launch(req);
+    expect(at.problems).toEqual([]);
+    const create = at.requests[0]!;
+    expect(create.path).toBe('/livekit/create-session');
+    expect(create.headers.authorization).toBe(`Bearer ${KEY}`);
+    expect(create.body).toEqual({
+      livekit_url: LIVEKIT.url,
+      avatar: 'anime_girl',
+      emotion: 'happy',
+      room_name: 'room-1',
+      room_token: req.token,
+      listener_token: expect.any(String),
+      agent_identity: 'agent-1',
+    });
+    // The avatar: an agent on the agent's behalf. The listener: a plain participant of this room, no attributes.
+    expect(at.tokens[0]).toMatchObject({ identity: 'avatartalk-agent', kind: 'agent', attributes: { 'lk.publish_on_behalf': 'agent-1' } });
+    const listener = at.tokens[1]!;
+    expect(listener).toMatchObject({ identity: 'listener', name: 'listener', room: 'room-1', attributes: {} });
+    expect(listener.kind ?? 'standard').toBe('standard');
+    expect(listener.grants).toMatchObject({ roomJoin: true, room: 'room-1', canSubscribe: true });
+    for (const admin of ['roomAdmin', 'roomCreate', 'roomList', 'roomRecord']) expect(listener.grants[admin], admin).toBeFalsy();
+    expect(launched.sessionId).toMatch(/^task_/);
+    await launched.end!();
+    expect(at.requests.at(-1)).toMatchObject({ method: 'DELETE', path: `/livekit/delete-session/${launched.sessionId}`, status: 200 });
+    expect(at.ended).toEqual([launched.sessionId]);
+    // Defaults as LiveKit's plugin's.
+    expect(remoteProfileSchema.parse({ adapter: 'avatartalk' })).toMatchObject({ avatar: 'japanese_man', emotion: 'expressive', sampleRate: 16_000, apiUrl: 'https://api.avatartalk.ai' });
+  });
+
+  it('AvatarTalk: an error quotes its detail without either token; a missing key names AVATARTALK_API_KEY', async () => {
+    const at = await fake(startFakeAvatarTalk(fakeOpts));
+    const req = await request('avatartalk-agent');
+    const err = (await launcherFor(profile({ adapter: 'avatartalk', avatar: 'nobody', apiUrl: at.baseUrl }), KEYS).launch(req).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/^AvatarTalk create session failed: HTTP 404; check the profile's ids.*avatar nobody not found/);
+    const listenerToken = (at.requests[0]!.body as { listener_token: string }).listener_token;
+    for (const secret of [KEY, req.token, listenerToken]) expect(err.message).not.toContain(secret);
+    expect(() => launcherFor(profile({ adapter: 'avatartalk' }), {})).toThrow('AvatarTalk avatar: AVATARTALK_API_KEY is not set');
   });
 });
 

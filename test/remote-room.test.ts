@@ -25,6 +25,7 @@ import {
   DATASTREAM_PROVIDERS,
   INFERENCE_PROVIDER,
   keysFor,
+  type ProviderCase,
   startFakeLiveAvatar,
   startFakeSelfhosted,
   startFakeTavus,
@@ -376,33 +377,45 @@ describe('remote avatar in a room', () => {
 });
 
 /**
+ * An agent in a fresh room and provider `c`'s fake, whose avatars (and listeners) are fake
+ * participants; `join` may change how each role's participant behaves, or keep it out (null).
+ */
+async function providerRoomFor(
+  c: ProviderCase,
+  opts: { knobs?: { status?: number }; logger?: AvatarContext['logger']; join?: (role: 'avatar' | 'listener') => Partial<FakeAvatarKnobs> | null } = {},
+) {
+  const roomName = `remote-${c.adapter}-${++roomSeq}`;
+  const agent = await connectClient(server, { identity: `agent-${roomSeq}`, room: roomName, kind: 'agent' });
+  cleanups.push(() => agent.room.disconnect());
+  const avatars: FakeAvatarParticipant[] = [];
+  const provider = await c.start({
+    apiKey: KEY,
+    livekit: { apiKey: server.apiKey, apiSecret: server.apiSecret },
+    knobs: opts.knobs ?? {},
+    // A listener (AvatarTalk's) hears the speech and publishes nothing; the avatar publishes the video.
+    joinAvatar: async ({ url, token, role }) => {
+      const knobs = opts.join ? opts.join(role) : {};
+      if (knobs === null) return undefined;
+      const avatar = await startFakeAvatar({ url, token, neverPublishVideo: role === 'listener', ...knobs });
+      avatars.push(avatar);
+      cleanups.push(() => avatar.leave());
+      return avatar;
+    },
+  });
+  cleanups.push(() => provider.close());
+  const session = new voice.AgentSession({});
+  const ctx: AvatarContext = { session, room: agent.room, logger: opts.logger ?? logger, keys: KEYS, livekit: { url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret } };
+  return { roomName, room: agent.room, provider, avatars, session, ctx };
+}
+
+/**
  * Every provider that speaks the DataStream protocol, through its own fake in a room: its avatar
  * joins with the token it was handed, hears the agent's speech at the provider's rate, its
  * lk.playback_finished ends the turn, an interruption clears it, close removes it (and ends the
  * session where the provider has an end call); a provider that fails falls back to the built-in face.
  */
 describe.each([...DATASTREAM_PROVIDERS, INFERENCE_PROVIDER])('$label in a room', (c) => {
-  async function providerRoom(knobs: { status?: number } = {}) {
-    const roomName = `remote-${c.adapter}-${++roomSeq}`;
-    const agent = await connectClient(server, { identity: `agent-${roomSeq}`, room: roomName, kind: 'agent' });
-    cleanups.push(() => agent.room.disconnect());
-    const avatars: FakeAvatarParticipant[] = [];
-    const provider = await c.start({
-      apiKey: KEY,
-      livekit: { apiKey: server.apiKey, apiSecret: server.apiSecret },
-      knobs,
-      joinAvatar: async ({ url, token }) => {
-        const avatar = await startFakeAvatar({ url, token });
-        avatars.push(avatar);
-        cleanups.push(() => avatar.leave());
-        return avatar;
-      },
-    });
-    cleanups.push(() => provider.close());
-    const session = new voice.AgentSession({});
-    const ctx: AvatarContext = { session, room: agent.room, logger, keys: KEYS, livekit: { url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret } };
-    return { roomName, room: agent.room, provider, avatars, session, ctx };
-  }
+  const providerRoom = (knobs: { status?: number } = {}) => providerRoomFor(c, { knobs });
 
   it('its avatar joins and hears the speech at its rate; its playback_finished ends the turn; an interruption clears it; close removes it', async () => {
     const r = await providerRoom();
@@ -410,9 +423,10 @@ describe.each([...DATASTREAM_PROVIDERS, INFERENCE_PROVIDER])('$label in a room',
     const handle = await remoteAdapterFor(profile).attach(r.ctx);
     cleanups.push(() => handle.close());
     expect(r.provider.problems).toEqual([]);
-    const avatar = r.avatars[0]!;
-    expect(avatar.identity).toBe(c.identity);
+    expect(r.avatars.map((a) => a.identity).sort()).toEqual([c.identity, ...(c.speechIdentity ? [c.speechIdentity] : [])].sort());
     expect(r.room.remoteParticipants.get(c.identity)!.attributes['lk.publish_on_behalf']).toBe(r.room.localParticipant!.identity);
+    // Who hears the speech: the avatar, or the provider's listener.
+    const avatar = r.avatars.find((a) => a.identity === (c.speechIdentity ?? c.identity))!;
     const endCalls: string[] = [];
     avatar.room.on(RoomEvent.DataReceived, (payload: Uint8Array) => endCalls.push(new TextDecoder().decode(payload)));
 
@@ -440,7 +454,7 @@ describe.each([...DATASTREAM_PROVIDERS, INFERENCE_PROVIDER])('$label in a room',
     expect((await avatar.waitForClear(2000)).callerIdentity).toBe(r.room.localParticipant!.identity);
 
     await handle.close();
-    await waitFor(() => !server.room(r.roomName)?.participants.some((p) => p.identity === c.identity), 5000, 'the avatar to leave the room');
+    await waitFor(() => !server.room(r.roomName)?.participants.some((p) => p.identity === c.identity || p.identity === c.speechIdentity), 5000, 'the avatar (and its listener) to leave the room');
     if (c.endsSession) expect(r.provider.ended).toEqual([r.provider.started[0]]);
     // Runway's session ends with END_CALL to its avatar, as LiveKit's plugin ends it.
     if (c.adapter === 'runway') await waitFor(() => endCalls.includes('{"type":"END_CALL"}'), 3000, 'END_CALL to reach the Runway avatar');
@@ -465,5 +479,64 @@ describe.each([...DATASTREAM_PROVIDERS, INFERENCE_PROVIDER])('$label in a room',
     expect(attached.fallbacks[0]!.reason).not.toContain(KEY);
     expect(r.avatars).toEqual([]);
     await waitFor(() => sink.frames.length > 0, 10_000, "the built-in face's first frame");
+  });
+});
+
+describe('bitHuman and AvatarTalk in a room', () => {
+  const bithuman = DATASTREAM_PROVIDERS.find((c) => c.adapter === 'bithuman')!;
+  const avatartalk = DATASTREAM_PROVIDERS.find((c) => c.adapter === 'avatartalk')!;
+  const profileOf = (c: ProviderCase, apiUrl: string, extra: Record<string, unknown> = {}) => ({ ...remoteProfileSchema.parse({ ...c.profile(apiUrl), joinTimeoutMs: 15_000, ...extra }), name: c.adapter });
+
+  it("bitHuman: the API secret reaches neither the room (no participant's attributes carry it) nor the log, in a call or a refused start", async () => {
+    const lines: string[] = [];
+    // No scrubbing: what is checked is that nothing logs the secret, not that the logger hides it.
+    const log = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+    const r = await providerRoomFor(bithuman, { logger: log });
+    const handle = await remoteAdapterFor(profileOf(bithuman, r.provider.baseUrl)).attach(r.ctx);
+    cleanups.push(() => handle.close());
+    const out = r.session.output.audio as RemoteAudioOutput;
+    await speak(out, 400, 16_000);
+    await withTimeout(out.waitForPlayout(), 8000, 'the bitHuman avatar to play');
+    const everyAttribute = [...r.room.remoteParticipants.values()].flatMap((p) => Object.entries(p.attributes));
+    expect(everyAttribute).toContainEqual(['lk.publish_on_behalf', r.room.localParticipant!.identity]);
+    for (const [name, value] of everyAttribute) expect(value, name).not.toContain(KEY);
+    expect(r.provider.tokens[0]!.attributes).toEqual({ 'lk.publish_on_behalf': r.room.localParticipant!.identity });
+    await handle.close();
+    expect(r.provider.ended).toEqual(r.provider.started);
+
+    // A refused start: the error (which goes to the agent's attributes as the fallback reason) and the log carry no secret either.
+    r.provider.setKnobs({ status: 401 });
+    const err = (await remoteAdapterFor(profileOf(bithuman, r.provider.baseUrl)).attach(r.ctx).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/^bitHuman avatar unavailable: start cloud avatar failed: HTTP 401, the key was refused; check BITHUMAN_API_SECRET/);
+    expect(err.message).not.toContain(KEY);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.join('\n')).not.toContain(KEY);
+    expect(r.provider.problems).toEqual([]);
+  });
+
+  it('AvatarTalk: its listener leaving mid-reply loses the avatar, naming the listener, and the reply ends interrupted', async () => {
+    const r = await providerRoomFor(avatartalk);
+    const handle = await remoteAdapterFor(profileOf(avatartalk, r.provider.baseUrl)).attach(r.ctx);
+    cleanups.push(() => handle.close());
+    const out = r.session.output.audio as RemoteAudioOutput;
+    const listener = r.avatars.find((a) => a.identity === 'listener')!;
+    await speak(out, 4000, 16_000);
+    await waitFor(() => listener.segments[0]?.playStartAt !== undefined, 5000, 'playout to start');
+    await listener.leave();
+    const reason = await withTimeout(handle.lost!, 10_000, 'lost');
+    expect(reason).toMatch(/^AvatarTalk: its listener participant, which hears the speech, is gone \(left the room\)/);
+    const ev = await withTimeout(out.waitForPlayout(), 2000, 'the pending playback to finish');
+    expect(ev.interrupted).toBe(true);
+  });
+
+  it('AvatarTalk: a listener that never joins fails the attach at joinTimeoutMs, naming it; the session is deleted and the avatar removed', async () => {
+    const r = await providerRoomFor(avatartalk, { join: (role) => (role === 'listener' ? null : {}) });
+    const t0 = Date.now();
+    const err = (await remoteAdapterFor(profileOf(avatartalk, r.provider.baseUrl, { joinTimeoutMs: 2500 })).attach(r.ctx).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/^AvatarTalk avatar unavailable: its avatar publishes video, but its listener participant \(which hears the speech\) did not join the room within 2500 ms \(joinTimeoutMs of profile avatartalk/);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2400);
+    await waitFor(() => r.provider.ended.length === 1, 5000, 'the session to be deleted');
+    await waitFor(() => !server.room(r.roomName)?.participants.some((p) => p.identity === 'avatartalk-agent'), 5000, 'the avatar to be removed');
+    expect(r.session.output.audio).toBeNull();
   });
 });

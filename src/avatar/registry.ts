@@ -47,6 +47,8 @@ export function adapterFor(profile: AvatarProfile): AvatarAdapter {
     case 'keyframe':
     case 'avatario':
     case 'protoface':
+    case 'bithuman':
+    case 'avatartalk':
     case 'inference':
     case 'selfhosted':
       return remoteAdapterFor(profile);

@@ -44,6 +44,9 @@ export interface AvatarKeys {
   keyframe?: string;
   avatario?: string;
   protoface?: string;
+  /** BITHUMAN_API_SECRET: sent only in bitHuman's api-secret header, never into the room. */
+  bithuman?: string;
+  avatartalk?: string;
   /** AVATAR_LAUNCH_SECRET: sent to a self-hosted avatar runner's /launch. */
   launchSecret?: string;
   /** AVATAR_RENDERER_SECRET: bearer for a self-hosted renderer. */
@@ -181,6 +184,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         keyframe: env.KEYFRAME_API_KEY,
         avatario: env.AVATARIO_API_KEY,
         protoface: env.PROTOFACE_API_KEY,
+        bithuman: env.BITHUMAN_API_SECRET,
+        avatartalk: env.AVATARTALK_API_KEY,
         launchSecret: env.AVATAR_LAUNCH_SECRET,
         rendererSecret: env.AVATAR_RENDERER_SECRET,
       }),

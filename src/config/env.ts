@@ -135,6 +135,8 @@ export const envSchema = z.object({
   KEYFRAME_API_KEY: z.string().min(1).optional(),
   AVATARIO_API_KEY: z.string().min(1).optional(),
   PROTOFACE_API_KEY: z.string().min(1).optional(),
+  BITHUMAN_API_SECRET: z.string().min(1).optional(),
+  AVATARTALK_API_KEY: z.string().min(1).optional(),
   /** Shared secret for `selfhosted` avatars: the worker sends it to the avatar runner's /launch. */
   AVATAR_LAUNCH_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   /** Bearer secret the worker presents to a self-hosted GPU renderer (diffusion, splat). */
@@ -196,6 +198,8 @@ export const SECRET_VARIABLES = [
   'KEYFRAME_API_KEY',
   'AVATARIO_API_KEY',
   'PROTOFACE_API_KEY',
+  'BITHUMAN_API_SECRET',
+  'AVATARTALK_API_KEY',
   'AVATAR_LAUNCH_SECRET',
   'AVATAR_RENDERER_SECRET',
   'OTEL_EXPORTER_OTLP_HEADERS',

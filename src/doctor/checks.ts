@@ -157,6 +157,8 @@ const AVATAR_KEYS: Record<string, { variable: string; key: keyof Config['avatar'
   keyframe: { variable: 'KEYFRAME_API_KEY', key: 'keyframe' },
   avatario: { variable: 'AVATARIO_API_KEY', key: 'avatario' },
   protoface: { variable: 'PROTOFACE_API_KEY', key: 'protoface' },
+  bithuman: { variable: 'BITHUMAN_API_SECRET', key: 'bithuman' },
+  avatartalk: { variable: 'AVATARTALK_API_KEY', key: 'avatartalk' },
   selfhosted: { variable: 'AVATAR_LAUNCH_SECRET', key: 'launchSecret' },
   diffusion: { variable: 'AVATAR_RENDERER_SECRET', key: 'rendererSecret' },
   splat: { variable: 'AVATAR_RENDERER_SECRET', key: 'rendererSecret' },

@@ -83,6 +83,8 @@ function describeStatus(status: number, call: ProviderCall<unknown>, code?: stri
   const key = call.keyEnv ?? 'the API key';
   // An RFC 9457 problem may say a 403 is the plan, not the key (Synthesia's feature_not_in_plan).
   if (status === 403 && code && /plan|quota|payment|credit/i.test(code)) return `HTTP 403, not in the plan (${code}); the ${call.provider} account's plan does not include this`;
+  // bitHuman answers a plan's concurrent-session cap with 403 CONCURRENCY_LIMIT_REACHED.
+  if (status === 403 && code && /concurren/i.test(code)) return `HTTP 403, concurrency limit reached (${code}); too many sessions at once for this ${call.provider} plan: end one or retry later`;
   if (status === 401 || status === 403) return `HTTP ${status}, the key was refused; check ${key} (is it current, and for this account?)`;
   if (status === 402) return `HTTP 402, payment required; the ${call.provider} account is out of credits or its plan does not include this`;
   if (status === 404) return `HTTP 404; check the profile's ids (avatar, face, PAL…) and apiUrl`;
@@ -101,9 +103,11 @@ function detail(text: string, secrets: string[] = []): string {
   return ` (${clip(t)})`;
 }
 
-/** An RFC 9457 problem (application/problem+json), which some providers answer errors with (Synthesia). */
+/**
+ * A provider's structured error: an RFC 9457 problem (application/problem+json: Synthesia), or the
+ * `{error: {code, message}}` envelope (bitHuman, Protoface), whose code says what a status means.
+ */
 interface Problem {
-  type: string;
   title?: string;
   detail?: string;
   code?: string;
@@ -112,11 +116,16 @@ interface Problem {
 function problemOf(text: string): Problem | undefined {
   try {
     const body = JSON.parse(text) as Record<string, unknown>;
-    if (!body || typeof body !== 'object' || typeof body.type !== 'string') return undefined;
+    if (!body || typeof body !== 'object') return undefined;
     const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
-    const nested = body.error && typeof body.error === 'object' ? (body.error as Record<string, unknown>).code : undefined;
-    const code = str(body.code) ?? str(nested);
-    return { type: body.type, ...(str(body.title) ? { title: str(body.title) } : {}), ...(str(body.detail) ? { detail: str(body.detail) } : {}), ...(code ? { code } : {}) };
+    const error = body.error && typeof body.error === 'object' ? (body.error as Record<string, unknown>) : undefined;
+    if (typeof body.type !== 'string') {
+      // Not a problem; the envelope only when it carries a code.
+      const code = str(error?.code);
+      return code ? { code, ...(str(error?.message) ? { detail: str(error?.message) } : {}) } : undefined;
+    }
+    const code = str(body.code) ?? str(error?.code);
+    return { ...(str(body.title) ? { title: str(body.title) } : {}), ...(str(body.detail) ? { detail: str(body.detail) } : {}), ...(code ? { code } : {}) };
   } catch {
     return undefined;
   }

@@ -10,6 +10,8 @@ import { trugenLauncher } from './launchers/trugen.js';
 import { keyframeLauncher } from './launchers/keyframe.js';
 import { avatarioLauncher } from './launchers/avatario.js';
 import { protofaceLauncher } from './launchers/protoface.js';
+import { bithumanLauncher } from './launchers/bithuman.js';
+import { avatarTalkLauncher } from './launchers/avatartalk.js';
 import { beyLauncher } from './launchers/bey.js';
 import { lemonSliceLauncher } from './launchers/lemonslice.js';
 import { liveAvatarLauncher } from './launchers/liveavatar.js';
@@ -25,7 +27,7 @@ export { createTavusEchoPal } from './tavus-pal.js';
 
 /**
  * The adapter for a remote provider's profile (Tavus, LiveAvatar, Beyond Presence, Anam,
- * LemonSlice, Simli, D-ID, Runway, Synthesia, Trugen, Keyframe, Avatario, Protoface, self-hosted). Keys come from `ctx.keys` at attach time; a missing key fails the
+ * LemonSlice, Simli, D-ID, Runway, Synthesia, Trugen, Keyframe, Avatario, Protoface, bitHuman, AvatarTalk, LiveKit Inference, self-hosted). Keys come from `ctx.keys` at attach time; a missing key fails the
  * attach with the env variable to set, and the registry falls back.
  */
 export function remoteAdapterFor(profile: RemoteProfile): AvatarAdapter {
@@ -60,6 +62,10 @@ export function launcherFor(profile: RemoteProfile, keys: AvatarKeys): RemoteLau
       return avatarioLauncher(profile, keys);
     case 'protoface':
       return protofaceLauncher(profile, keys);
+    case 'bithuman':
+      return bithumanLauncher(profile, keys);
+    case 'avatartalk':
+      return avatarTalkLauncher(profile, keys);
     case 'inference':
       return inferenceLauncher(profile, keys);
     case 'selfhosted':

@@ -63,5 +63,11 @@ export interface RemoteLauncher {
   readonly failureNote?: string;
   /** Grants the avatar's token carries besides the common ones, as this provider's official plugin gives them. */
   readonly tokenGrants?: AvatarGrants;
+  /**
+   * The participant that hears the speech and answers the playback RPCs, where that is not the
+   * avatar (AvatarTalk's `listener`, which the launcher mints a token for): attach waits for it to
+   * join as well as for the avatar's video, its leaving loses the avatar, and close removes it.
+   */
+  readonly speechIdentity?: string;
   launch(req: LaunchRequest): Promise<LaunchedAvatar>;
 }

@@ -88,7 +88,7 @@ export const liveAvatarProfileSchema = z.object({
  * in a fallback chain. The variant stays in the union only to say so.
  */
 export const HEDRA_DISABLED_MESSAGE =
-  "names Hedra, whose realtime avatar API was switched off upstream on 2026-04-15 (LiveKit's own Hedra plugins refuse to start); change adapter to another streaming provider (tavus, liveavatar, bey, anam, lemonslice, simli, did, runway, synthesia, trugen, keyframe, avatario or protoface) or to builtin, and remove this profile from every fallback list";
+  "names Hedra, whose realtime avatar API was switched off upstream on 2026-04-15 (LiveKit's own Hedra plugins refuse to start); change adapter to another streaming provider (tavus, liveavatar, bey, anam, lemonslice, simli, did, runway, synthesia, trugen, keyframe, avatario, protoface, bithuman or avatartalk) or to builtin, and remove this profile from every fallback list";
 
 export const hedraProfileSchema = z
   .object({ adapter: z.literal('hedra') })
@@ -208,6 +208,48 @@ export const protofaceProfileSchema = z.object({
   maxDurationSec: z.number().int().min(10).max(86_400).optional(),
 });
 
+/** The models a bitHuman cloud avatar runs as (its start call's `model`). */
+export const BITHUMAN_MODELS = ['essence-1', 'essence-2', 'expression-1', 'expression-2'] as const;
+
+/**
+ * bitHuman's cloud avatar, started as bitHuman documents it for a LiveKit room ("Cloud avatar in
+ * your room"): the account's API secret travels only in the start call's `api-secret` header,
+ * never into the room (LiveKit's Python plugin copies it into the avatar's participant attributes).
+ */
+export const bithumanProfileSchema = z
+  .object({
+    adapter: z.literal('bithuman'),
+    ...remoteCommon({ apiUrl: 'https://api.bithuman.ai', sampleRate: 16000 }),
+    /** A bitHuman agent code, e.g. `A23WJF0199`. */
+    agentId: z.string().min(1).optional(),
+    /** A public image to animate instead of an agent (Expression 1 only). */
+    imageUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** The model the session runs as; the agent's own when absent (bitHuman picks). */
+    model: z.enum(BITHUMAN_MODELS).optional(),
+  })
+  .refine((p) => Boolean(p.agentId || p.imageUrl), { error: 'set agentId (a bitHuman agent code), or imageUrl to animate a photo with model expression-1', path: ['agentId'] })
+  .refine((p) => Boolean(p.agentId) || !p.model || p.model === 'expression-1', {
+    error: 'a photo (imageUrl without agentId) runs on model expression-1 only (bitHuman refuses it on the others); set model to expression-1, or make an agent from the photo and set agentId',
+    path: ['model'],
+  });
+
+/** AvatarTalk's defaults, as LiveKit's AvatarTalk plugin sends them. */
+export const AVATARTALK_DEFAULT_AVATAR = 'japanese_man';
+export const AVATARTALK_DEFAULT_EMOTION = 'expressive';
+
+/**
+ * AvatarTalk: its avatar (`avatartalk-agent`) publishes the video; a second participant of
+ * AvatarTalk's, `listener`, hears the speech over DataStream and answers the playback RPCs.
+ */
+export const avatarTalkProfileSchema = z.object({
+  adapter: z.literal('avatartalk'),
+  ...remoteCommon({ apiUrl: 'https://api.avatartalk.ai', sampleRate: 16000 }),
+  /** An AvatarTalk avatar name. */
+  avatar: z.string().min(1).default(AVATARTALK_DEFAULT_AVATAR),
+  /** The avatar's emotion. */
+  emotion: z.string().min(1).default(AVATARTALK_DEFAULT_EMOTION),
+});
+
 /**
  * LiveKit Inference avatars (agents 1.9's `inference.AvatarSession`): LiveKit's gateway starts the
  * provider's session with LiveKit's own account and mints the avatar's room token; the worker
@@ -251,6 +293,8 @@ export const remoteProfileSchemas = [
   keyframeProfileSchema,
   avatarioProfileSchema,
   protofaceProfileSchema,
+  bithumanProfileSchema,
+  avatarTalkProfileSchema,
   inferenceProfileSchema,
   selfhostedProfileSchema,
 ] as const;
@@ -287,6 +331,8 @@ export type KeyframeProfile = Extract<RemoteProfile, { adapter: 'keyframe' }>;
 export type AvatarioProfile = Extract<RemoteProfile, { adapter: 'avatario' }>;
 export type ProtofaceProfile = Extract<RemoteProfile, { adapter: 'protoface' }>;
 export type InferenceProfile = Extract<RemoteProfile, { adapter: 'inference' }>;
+export type BithumanProfile = Extract<RemoteProfile, { adapter: 'bithuman' }>;
+export type AvatarTalkProfile = Extract<RemoteProfile, { adapter: 'avatartalk' }>;
 
 export const REMOTE_ADAPTERS: readonly RemoteProvider[] = [
   'tavus',
@@ -302,12 +348,14 @@ export const REMOTE_ADAPTERS: readonly RemoteProvider[] = [
   'keyframe',
   'avatario',
   'protoface',
+  'bithuman',
+  'avatartalk',
   'inference',
   'selfhosted',
 ];
 
 /** The avatar participant's identity where a provider's official plugin names it otherwise than `<adapter>-avatar-agent`. */
-export const DEFAULT_AVATAR_IDENTITY: Partial<Record<RemoteProvider, string>> = { did: 'd-id-avatar-agent', trugen: 'trugen-avatar' };
+export const DEFAULT_AVATAR_IDENTITY: Partial<Record<RemoteProvider, string>> = { did: 'd-id-avatar-agent', trugen: 'trugen-avatar', avatartalk: 'avatartalk-agent' };
 
 export function isRemoteProfile(profile: { adapter: string }): profile is RemoteProfile {
   return (REMOTE_ADAPTERS as readonly string[]).includes(profile.adapter);

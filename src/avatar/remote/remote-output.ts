@@ -11,8 +11,10 @@ export const RPC_PLAYBACK_STARTED = 'lk.playback_started';
 
 export interface RemoteAudioOutputOptions {
   room: Room;
-  /** The avatar participant the speech goes to. */
+  /** The participant the speech goes to and whose playback RPCs count: the avatar, or its listener (AvatarTalk). */
   avatarIdentity: string;
+  /** Send speech only once that participant publishes video (default true; false for a listener, which publishes none). */
+  waitVideo?: boolean;
   /** Rate the provider expects; AgentSession resamples to it. */
   sampleRate: number;
   /** Hold `playbackStarted` until the avatar calls lk.playback_started (providers that send it). */
@@ -113,7 +115,7 @@ export class RemoteAudioOutput extends voice.DataStreamAudioOutput implements Se
       room: opts.room,
       destinationIdentity: opts.avatarIdentity,
       sampleRate: opts.sampleRate,
-      waitRemoteTrack: TrackKind.KIND_VIDEO,
+      ...((opts.waitVideo ?? true) ? { waitRemoteTrack: TrackKind.KIND_VIDEO } : {}),
       waitPlaybackStart: opts.waitPlaybackStart ?? false,
     });
     this.remoteRoom = opts.room;

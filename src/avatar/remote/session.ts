@@ -54,6 +54,9 @@ async function attachRemote(ctx: AvatarContext, profile: RemoteProfile, launcher
   if (!ctx.livekit) throw fail('LiveKit API access (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET) was not passed to the avatar');
   const livekit = ctx.livekit;
   const identity = avatarIdentityFor(profile);
+  // Who hears the speech: the avatar itself, or a listener participant of the provider's (AvatarTalk).
+  const hearer = launcher.speechIdentity ?? identity;
+  const participants = hearer === identity ? [identity] : [identity, hearer];
   const log = ctx.logger.child({ avatar: profile.name, provider: profile.adapter });
   const startedAt = Date.now();
   const abort = new AbortController();
@@ -76,7 +79,7 @@ async function attachRemote(ctx: AvatarContext, profile: RemoteProfile, launcher
 
   // A participant left over under the same identity (a crashed job, a previous attempt) would be
   // taken for the new avatar, and the new one could not join under its name.
-  if (room.remoteParticipants.has(identity)) await removeParticipant(livekit, room.name, identity, log);
+  for (const p of participants) if (room.remoteParticipants.has(p)) await removeParticipant(livekit, room.name, p, log);
 
   let launching: Promise<LaunchedAvatar> | undefined;
   let launched: LaunchedAvatar | undefined;
@@ -96,6 +99,8 @@ async function attachRemote(ctx: AvatarContext, profile: RemoteProfile, launcher
       if (launchedAt) awaitVideo();
     });
     joined.catch(() => {});
+    const heard = hearer === identity ? undefined : waitForAvatarVideo(room, hearer, abort.signal, undefined, { video: false });
+    heard?.catch(() => {});
     const roomSid = await withTimeout(room.getSid(), 1000).catch(() => undefined);
     launching = launcher.launch({
       livekitUrl: livekitUrlForProvider(livekit.publicUrl ?? livekit.url),
@@ -118,13 +123,17 @@ async function attachRemote(ctx: AvatarContext, profile: RemoteProfile, launcher
     else deadline('joinTimeoutMs', 'its avatar did not join the room');
     log.info({ sessionId: launched.sessionId, launchMs: launchedAt - startedAt }, 'avatar session started; waiting for the avatar to join');
     arrival = await joined;
+    if (heard && !room.remoteParticipants.has(hearer)) {
+      deadline('joinTimeoutMs', `its avatar publishes video, but its ${hearer} participant (which hears the speech) did not join the room`);
+      await heard;
+    }
   } catch (err) {
     clearTimeout(timer);
     if (!abort.signal.aborted) abort.abort(new Error('attach failed'));
     const reason = err instanceof Error ? err.message : String(err);
     // Nobody should pay for an avatar we are not going to use, even one whose launch answers late.
     if (!launched && launching) void launching.then((late) => late.end?.()).catch(() => {});
-    await cleanup(livekit, room.name, identity, launched, log);
+    await cleanup(livekit, room.name, participants, launched, log);
     throw fail(stripProvider(reason, label));
   }
   clearTimeout(timer);
@@ -137,7 +146,9 @@ async function attachRemote(ctx: AvatarContext, profile: RemoteProfile, launcher
     launched.output ??
     new RemoteAudioOutput({
       room,
-      avatarIdentity: identity,
+      avatarIdentity: hearer,
+      // A listener publishes no video of its own (the avatar's was waited for above).
+      waitVideo: hearer === identity,
       sampleRate: launched.sampleRate ?? profile.sampleRate,
       waitPlaybackStart: waitsForPlaybackStart(profile),
       logger: log,
@@ -146,8 +157,13 @@ async function attachRemote(ctx: AvatarContext, profile: RemoteProfile, launcher
   output.bindSession?.(ctx.session);
 
   const presence = watchAvatarPresence(room, identity);
+  const listening = hearer === identity ? undefined : watchAvatarPresence(room, hearer);
   let closed = false;
-  const lost = Promise.race([presence.gone, launched.lost ?? new Promise<string>(() => {})]).then((reason) => {
+  const lost = Promise.race([
+    presence.gone,
+    listening?.gone.then((why) => `its ${hearer} participant, which hears the speech, is gone (${why.replace(/^the avatar participant /, '')})`) ?? new Promise<string>(() => {}),
+    launched.lost ?? new Promise<string>(() => {}),
+  ]).then((reason) => {
     if (!closed) {
       log.warn({ reason }, 'avatar lost mid-call');
       output.markLost(reason);
@@ -165,9 +181,10 @@ async function attachRemote(ctx: AvatarContext, profile: RemoteProfile, launcher
       closing ??= (async () => {
         closed = true;
         presence.stop();
+        listening?.stop();
         abort.abort(new Error('closed'));
         await output.close().catch((err: unknown) => log.debug({ err }, 'avatar output close failed'));
-        await cleanup(livekit, room.name!, identity, session, log);
+        await cleanup(livekit, room.name!, participants, session, log);
       })();
       return closing;
     },
@@ -180,8 +197,8 @@ function waitsForPlaybackStart(profile: RemoteProfile): boolean {
   return false;
 }
 
-/** Remove the avatar participant and end the provider session, each bounded and best effort. */
-async function cleanup(livekit: LiveKitAccess, room: string, identity: string, launched: LaunchedAvatar | undefined, log: AvatarContext['logger']): Promise<void> {
+/** Remove the avatar's participants and end the provider session, each bounded and best effort. */
+async function cleanup(livekit: LiveKitAccess, room: string, identities: string[], launched: LaunchedAvatar | undefined, log: AvatarContext['logger']): Promise<void> {
   const ending = launched?.end
     ? withTimeout(launched.end(), CLEANUP_TIMEOUT_MS).catch((err: unknown) =>
         log.warn({ err: err instanceof Error ? err.message : String(err), sessionId: launched.sessionId }, 'could not end the avatar provider session; it may bill until it times out'),
@@ -189,7 +206,7 @@ async function cleanup(livekit: LiveKitAccess, room: string, identity: string, l
     : undefined;
   // An end said to the avatar itself must reach it before it is removed.
   if (launched?.endInRoom) await ending;
-  await Promise.all([removeParticipant(livekit, room, identity, log), ending]);
+  await Promise.all([...identities.map((identity) => removeParticipant(livekit, room, identity, log)), ending]);
 }
 
 export async function removeParticipant(livekit: LiveKitAccess, room: string, identity: string, log: AvatarContext['logger']): Promise<void> {

@@ -31,13 +31,34 @@ export interface AvatarTokenOptions {
 
 /** The token the provider's avatar joins with: an agent participant of this room only, publishing on the agent's behalf. */
 export async function mintAvatarToken(opts: AvatarTokenOptions): Promise<string> {
-  const token = new AccessToken(opts.livekit.apiKey, opts.livekit.apiSecret, {
-    identity: opts.identity,
-    name: opts.name ?? opts.identity,
-    ttl: opts.ttlSeconds ?? AVATAR_TOKEN_TTL_S,
-    attributes: { [PUBLISH_ON_BEHALF]: opts.agentIdentity },
+  return roomToken(opts.livekit, opts.room, opts.identity, opts.name, opts.ttlSeconds, opts.grants, { kind: 'agent', attributes: { [PUBLISH_ON_BEHALF]: opts.agentIdentity } });
+}
+
+/**
+ * A plain (standard) participant's token for this room, with no attributes: the second participant
+ * a provider joins besides its avatar (AvatarTalk's `listener`, which hears the speech), as that
+ * provider's official plugin mints it.
+ */
+export async function mintListenerToken(opts: Pick<AvatarTokenOptions, 'livekit' | 'room' | 'identity' | 'name' | 'ttlSeconds'>): Promise<string> {
+  return roomToken(opts.livekit, opts.room, opts.identity, opts.name, opts.ttlSeconds);
+}
+
+async function roomToken(
+  livekit: AvatarTokenOptions['livekit'],
+  room: string,
+  identity: string,
+  name: string | undefined,
+  ttlSeconds: number | undefined,
+  grants: AvatarGrants = {},
+  as?: { kind: 'agent'; attributes: Record<string, string> },
+): Promise<string> {
+  const token = new AccessToken(livekit.apiKey, livekit.apiSecret, {
+    identity,
+    name: name ?? identity,
+    ttl: ttlSeconds ?? AVATAR_TOKEN_TTL_S,
+    ...(as ? { attributes: as.attributes } : {}),
   });
-  token.kind = 'agent';
-  token.addGrant({ roomJoin: true, room: opts.room, canPublish: true, canSubscribe: true, canPublishData: true, ...opts.grants });
+  if (as) token.kind = as.kind;
+  token.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true, ...grants });
   return token.toJwt();
 }

@@ -8,11 +8,12 @@ export interface AvatarArrival {
 }
 
 /**
- * Resolves when `identity` is in the room with a published video track; `onJoined` is told when
- * it is first seen in the room (before its video). Rejects only when `signal` aborts (the caller
- * owns the deadlines).
+ * Resolves when `identity` is in the room with a published video track (with `video: false`, as
+ * soon as it is in the room); `onJoined` is told when it is first seen in the room (before its
+ * video). Rejects only when `signal` aborts (the caller owns the deadlines).
  */
-export function waitForAvatarVideo(room: Room, identity: string, signal: AbortSignal, onJoined?: (at: number) => void): Promise<AvatarArrival> {
+export function waitForAvatarVideo(room: Room, identity: string, signal: AbortSignal, onJoined?: (at: number) => void, opts: { video?: boolean } = {}): Promise<AvatarArrival> {
+  const needVideo = opts.video ?? true;
   return new Promise((resolve, reject) => {
     let joinedAt = 0;
     const seen = () => {
@@ -20,7 +21,7 @@ export function waitForAvatarVideo(room: Room, identity: string, signal: AbortSi
       joinedAt = Date.now();
       onJoined?.(joinedAt);
     };
-    const hasVideo = (p: RemoteParticipant | undefined) => [...(p?.trackPublications.values() ?? [])].some((t) => t.kind === TrackKind.KIND_VIDEO);
+    const hasVideo = (p: RemoteParticipant | undefined) => !needVideo || [...(p?.trackPublications.values() ?? [])].some((t) => t.kind === TrackKind.KIND_VIDEO);
     const cleanup = () => {
       room.off(RoomEvent.ParticipantConnected, onJoin);
       room.off(RoomEvent.TrackPublished, onPublish);

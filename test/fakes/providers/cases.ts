@@ -5,6 +5,8 @@
  */
 import type { AvatarKeys } from '../../../src/config/config.js';
 import { startFakeAvatario } from './avatario.js';
+import { startFakeAvatarTalk } from './avatartalk.js';
+import { startFakeBithuman } from './bithuman.js';
 import type { ProviderFake, ProviderFakeOptions } from './common.js';
 import { startFakeDid } from './did.js';
 import { startFakeInferenceGateway } from './inference.js';
@@ -23,6 +25,8 @@ export interface ProviderCase {
   keyName: keyof AvatarKeys;
   /** The avatar participant's identity by default. */
   identity: string;
+  /** Who hears the speech, where that is not the avatar (AvatarTalk's `listener`). */
+  speechIdentity?: string;
   /** The rate the avatar hears by default. */
   sampleRate: number;
   /** The action its first (session) call's error names. */
@@ -129,6 +133,31 @@ export const DATASTREAM_PROVIDERS: readonly ProviderCase[] = [
     action: 'start session',
     start: (o) => startFakeProtoface(o),
     profile: (apiUrl) => ({ adapter: 'protoface', apiUrl }),
+    endsSession: true,
+  },
+  {
+    adapter: 'bithuman',
+    label: 'bitHuman',
+    keyEnv: 'BITHUMAN_API_SECRET',
+    keyName: 'bithuman',
+    identity: 'bithuman-avatar-agent',
+    sampleRate: 16_000,
+    action: 'start cloud avatar',
+    start: (o) => startFakeBithuman(o),
+    profile: (apiUrl) => ({ adapter: 'bithuman', agentId: 'A23WJF0199', apiUrl }),
+    endsSession: true,
+  },
+  {
+    adapter: 'avatartalk',
+    label: 'AvatarTalk',
+    keyEnv: 'AVATARTALK_API_KEY',
+    keyName: 'avatartalk',
+    identity: 'avatartalk-agent',
+    speechIdentity: 'listener',
+    sampleRate: 16_000,
+    action: 'create session',
+    start: (o) => startFakeAvatarTalk(o),
+    profile: (apiUrl) => ({ adapter: 'avatartalk', apiUrl }),
     endsSession: true,
   },
 ];

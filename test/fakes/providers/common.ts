@@ -36,7 +36,11 @@ export interface JoinedAvatar {
   leave(): Promise<void>;
 }
 
-export type AvatarJoiner = (join: { url: string; token: string; provider: string; sessionId: string }) => Promise<JoinedAvatar | undefined>;
+/**
+ * `role` says what the participant is: the avatar (it publishes the video), or a provider's second
+ * participant that only hears the speech (AvatarTalk's `listener`: it publishes nothing).
+ */
+export type AvatarJoiner = (join: { url: string; token: string; provider: string; sessionId: string; role: 'avatar' | 'listener' }) => Promise<JoinedAvatar | undefined>;
 
 export interface ProviderFakeOptions {
   /** The key the fake accepts; any other is refused with 401. */
@@ -162,8 +166,8 @@ export class ProviderCore implements ProviderFake {
     sendJson(ctx.res, status, body);
   }
 
-  /** Parses a JSON body against the real API's shape; refuses (422) and returns undefined when it does not fit. */
-  json<T>(ctx: Ctx, schema: z.ZodType<T>): T | undefined {
+  /** Parses a JSON body against the real API's shape; refuses (`invalid`, 422 by default) and returns undefined when it does not fit. */
+  json<T>(ctx: Ctx, schema: z.ZodType<T>, invalid = 422): T | undefined {
     if (!String(ctx.headers['content-type'] ?? '').startsWith('application/json')) {
       this.refuse(ctx, 415, `content-type must be application/json, got ${String(ctx.headers['content-type'])}`);
       return undefined;
@@ -185,7 +189,7 @@ export class ProviderCore implements ProviderFake {
         return body as T;
       }
       const issue = refused[0]!;
-      this.refuse(ctx, 422, `body ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+      this.refuse(ctx, invalid, `body ${issue.path.join('.') || '(root)'}: ${issue.message}`);
       return undefined;
     }
     return parsed.data;
@@ -238,20 +242,28 @@ export class ProviderCore implements ProviderFake {
     }
   }
 
-  /** Sends the avatar into the room (after `joinDelayMs`), unless the test asked for none. */
-  joinLater(url: string, token: string, sessionId: string): void {
+  /**
+   * Sends the avatar into the room (after `joinDelayMs`), unless the test asked for none; with
+   * `listenerToken`, the provider's listener participant too (AvatarTalk), at the same time.
+   */
+  joinLater(url: string, token: string, sessionId: string, listenerToken?: string): void {
     this.started.push(sessionId);
+    this.sendIn(url, token, sessionId, 'avatar');
+    if (listenerToken) this.sendIn(url, listenerToken, sessionId, 'listener');
+  }
+
+  private sendIn(url: string, token: string, sessionId: string, role: 'avatar' | 'listener'): void {
     const joiner = this.opts.joinAvatar;
     if (!joiner || this.knobs.noAvatar) return;
     const delay = this.knobs.joinDelayMs ?? 0;
     const job = (async () => {
       await sleep(delay, this.signal);
       if (this.signal.aborted || this.ended.includes(sessionId)) return;
-      const avatar = await joiner({ url: toWebSocketUrl(url), token, provider: this.provider, sessionId });
+      const avatar = await joiner({ url: toWebSocketUrl(url), token, provider: this.provider, sessionId, role });
       if (!avatar) return;
       if (this.ended.includes(sessionId)) await avatar.leave();
       else this.avatars.set(sessionId, [...(this.avatars.get(sessionId) ?? []), avatar]);
-    })().catch((err: unknown) => this.problems.push(`avatar for ${sessionId} could not join: ${(err as Error).message}`));
+    })().catch((err: unknown) => this.problems.push(`${role} for ${sessionId} could not join: ${(err as Error).message}`));
     this.pendingJoins.add(job);
     void job.finally(() => this.pendingJoins.delete(job));
   }
@@ -358,8 +370,16 @@ export function sessionRoute<B>(core: ProviderCore, spec: SessionRouteSpec<B>): 
   };
 }
 
-/** An end-session endpoint: the session's avatar leaves; an unknown or ended session is `missing` (the provider's own status). */
-export function endRoute(core: ProviderCore, spec: { method: Route['method']; path: RegExp; key(ctx: Ctx): string | undefined; keyWhere: string; missing: number }): Route {
+/**
+ * An end-session endpoint: the session's avatar leaves; an unknown session is `missing` (the
+ * provider's own status), an ended one `missing` too unless the provider answers a repeated end as
+ * the first (`repeatable`: bitHuman's "calling it again returns the same answer").
+ */
+export function endRoute(
+  core: ProviderCore,
+  spec: { method: Route['method']; path: RegExp; key(ctx: Ctx): string | undefined; keyWhere: string; missing: number; repeatable?: boolean; answer?(id: string): unknown },
+): Route {
+  const answer = spec.answer ?? ((id: string) => ({ id, status: 'ended' }));
   return {
     method: spec.method,
     path: spec.path,
@@ -367,9 +387,9 @@ export function endRoute(core: ProviderCore, spec: { method: Route['method']; pa
     async handle(ctx, [id]) {
       if (!core.checkKey(ctx, spec.key(ctx), spec.keyWhere)) return;
       // Ending an ended session is how a client learns it is over, not a mistake: answered, not counted as a problem.
-      if (core.ended.includes(id!)) return core.answer(ctx, spec.missing, core.errorBody(spec.missing, `session ${id} already ended`));
+      if (core.ended.includes(id!)) return spec.repeatable ? core.answer(ctx, 200, answer(id!)) : core.answer(ctx, spec.missing, core.errorBody(spec.missing, `session ${id} already ended`));
       if (!(await core.endSession(id!))) return core.refuse(ctx, spec.missing, `session ${id} not found`);
-      core.answer(ctx, 200, { id, status: 'ended' });
+      core.answer(ctx, 200, answer(id!));
     },
   };
 }

@@ -15,5 +15,7 @@ export * from './runway.js';
 export * from './simli.js';
 export * from './synthesia.js';
 export * from './trugen.js';
+export * from './bithuman.js';
+export * from './avatartalk.js';
 export * from './cases.js';
 export * from './inference.js';
