@@ -44,6 +44,8 @@ export function bithumanLauncher(profile: BithumanProfile, keys: AvatarKeys = {}
       if (started.avatar_session_started === false) {
         throw new ProviderError('bitHuman start cloud avatar: answered without starting an avatar (avatar_session_started: false); check the profile\'s agentId and model');
       }
+      // Without a model in the profile bitHuman picks one from the agent's: say which.
+      if (started.model) req.logger.info({ model: started.model }, 'bitHuman serves the avatar as this model');
       const id = started.session_id;
       return id ? { sessionId: id, end: () => api.end({ action: 'end session', url: `${base}/v1/runtime-sessions/${encodeURIComponent(id)}/end` }) } : {};
     },
