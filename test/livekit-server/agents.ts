@@ -7,7 +7,9 @@
  *   adds more. A dispatch launches a JT_ROOM job when the room starts (or at once for a live
  *   room), a JT_PARTICIPANT job per joining participant and a JT_PUBLISHER job per participant's
  *   first publication, each to a worker registered for that agent name and job type;
- * - launching a job: AvailabilityRequest to the least loaded available worker; when it accepts,
+ * - launching a job: after the `holdDispatch` hook, if any (a deployment whose dispatch is slow:
+ *   workers scaling from zero, a queue in front of them), AvailabilityRequest to the least loaded
+ *   available worker; when it accepts,
  *   JobAssignment with a join token built like the Go server's BuildAgentToken; when it declines
  *   or stays silent (10 s), the next worker is asked;
  * - the room closing, or DeleteDispatch, sends JobTermination for its jobs.
@@ -102,7 +104,18 @@ export interface AgentDispatcherOptions {
   apiKey: string;
   apiSecret: string;
   url(): string;
+  /** Awaited before each job is offered to a worker (TestLiveKitServerOptions.holdDispatch). */
+  holdDispatch?: DispatchHold;
 }
+
+/** What a held dispatch is for. */
+export interface HeldDispatch {
+  room: string;
+  agentName: string;
+  type: JobType;
+}
+
+export type DispatchHold = (dispatch: HeldDispatch) => Promise<void>;
 
 export class AgentDispatcher implements RoomLifecycle {
   private readonly workers = new Map<string, Worker>();
@@ -299,6 +312,12 @@ export class AgentDispatcher implements RoomLifecycle {
 
   /** Offers a job to matching workers in turn until one takes it. */
   private async launch(room: Room, dispatch: AgentDispatch, type: JobType, participant?: Participant, only?: Worker[]): Promise<void> {
+    if (this.opts.holdDispatch) {
+      this.log.info(`agent: ${JobType[type]} dispatch for "${dispatch.agentName}" in ${room.name} held`);
+      await this.opts.holdDispatch({ room: room.name, agentName: dispatch.agentName, type });
+      if (room.isClosed) return;
+      this.log.info(`agent: ${JobType[type]} dispatch for "${dispatch.agentName}" in ${room.name} released`);
+    }
     const candidates = (only ?? [...this.workers.values()])
       .filter((w) => w.agentName === dispatch.agentName && w.type === type && w.status === WorkerStatus.WS_AVAILABLE)
       .sort((a, b) => a.load - b.load);

@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { DisconnectReason } from '@livekit/protocol';
 import { AccessToken, type VideoGrant } from 'livekit-server-sdk';
 import { WebSocketServer } from 'ws';
-import { AgentDispatcher, type JobSnapshot, type WorkerSnapshot } from './agents.js';
+import { AgentDispatcher, type DispatchHold, type JobSnapshot, type WorkerSnapshot } from './agents.js';
 import { AuthError, Authenticator } from './auth.js';
 import { newSid } from './ids.js';
 import { createServerLog, errorText, type LogLevel, type LogLine } from './log.js';
@@ -24,7 +24,7 @@ import { RoomRegistry } from './rooms.js';
 import { authorizeJoin, handleSignalUpgrade, refuseUpgrade, type SignalContext } from './signal.js';
 import { createTwirpHandler } from './twirp.js';
 
-export type { JobSnapshot, WorkerSnapshot } from './agents.js';
+export type { DispatchHold, HeldDispatch, JobSnapshot, WorkerSnapshot } from './agents.js';
 export type { LogLine } from './log.js';
 export type { InboundTrackStats, ParticipantSnapshot } from './participant.js';
 export type { RoomSnapshot } from './room.js';
@@ -50,6 +50,12 @@ export interface TestLiveKitServerOptions {
   departureTimeoutS?: number;
   /** Seconds without a message before a signal connection counts as dead (default 15). */
   pingTimeoutS?: number;
+  /**
+   * Awaited before each job of a dispatch is offered to a worker: the agent joins late, as in a
+   * deployment whose dispatch is slow (workers scaling from zero, a queue in front of them). A test
+   * resolves it on a condition (e.g. once the user has spoken), not after a fixed time. Default none.
+   */
+  holdDispatch?: DispatchHold;
 }
 
 export interface TokenOptions {
@@ -101,7 +107,7 @@ export async function startTestLiveKitServer(opts: TestLiveKitServerOptions = {}
   const signalContext: SignalContext = { auth, rooms, log, wss, ...(opts.pingTimeoutS !== undefined ? { pingTimeoutS: opts.pingTimeoutS } : {}) };
   const sockets = new Set<Socket>();
   let urls = { url: '', httpUrl: '' };
-  const agents = new AgentDispatcher({ auth, rooms, log, wss, nodeId, apiKey, apiSecret, url: () => urls.url });
+  const agents = new AgentDispatcher({ auth, rooms, log, wss, nodeId, apiKey, apiSecret, url: () => urls.url, ...(opts.holdDispatch ? { holdDispatch: opts.holdDispatch } : {}) });
   rooms.setLifecycle(agents);
   const twirp = createTwirpHandler({ auth, rooms, agents, log });
 

@@ -5,6 +5,7 @@
  * the handling of every SignalRequest it sends. Effects on other participants go through the Room.
  */
 import {
+  type AudioTrackFeature,
   DisconnectReason,
   LeaveRequest,
   LeaveRequest_Action,
@@ -106,7 +107,7 @@ export interface ParticipantSnapshot {
   kind: ParticipantInfo_Kind;
   state: ParticipantInfo_State;
   version: number;
-  tracks: { sid: string; name: string; type: TrackType; source: TrackSource; muted: boolean; mimeType: string; media: RelayStats }[];
+  tracks: { sid: string; name: string; type: TrackType; source: TrackSource; muted: boolean; mimeType: string; audioFeatures: AudioTrackFeature[]; media: RelayStats }[];
   subscribedTo: string[];
   dataChannels: string[];
 }
@@ -569,6 +570,7 @@ export class Participant {
         source: info.source,
         muted: info.muted,
         mimeType: info.mimeType,
+        audioFeatures: [...info.audioFeatures],
         media: { ...relay.stats, formats: [...relay.stats.formats] },
       })),
       subscribedTo: [...this.subscriptions.keys()],

@@ -7,8 +7,15 @@ import { describeProblem, type Problem } from './connection/start-problem';
 import { connectionTokenSource } from './connection/token-source';
 import { Welcome } from './Welcome';
 
-/** Room settings for one voice call: only the tracks on screen are received, at the size shown. */
-const ROOM_OPTIONS: RoomOptions = { adaptiveStream: true, dynacast: true };
+/**
+ * Room settings for one voice call: only the tracks on screen are received, at the size shown, and
+ * the microphone records what the user says before the agent is there (the pre-connect buffer,
+ * sent to the agent once it is active). livekit-client 2.23 starts that recording only when
+ * `preConnectBuffer` is in the room's publishDefaults (or the capture options):
+ * setMicrophoneEnabled's publishOptions, where useSession puts it, reach publishTrack but never
+ * start the recorder, so the microphone neither records nor announces a buffer.
+ */
+const ROOM_OPTIONS: RoomOptions = { adaptiveStream: true, dynacast: true, publishDefaults: { preConnectBuffer: true } };
 
 export interface AppProps {
   /** A room to use instead of a new one (component tests pass one they can drive). */
