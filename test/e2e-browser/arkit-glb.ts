@@ -86,7 +86,8 @@ export function arkitHeadGlb(): Uint8Array {
   return glb(json, bin);
 }
 
-function glb(json: object, bin: Buffer): Uint8Array {
+/** A binary glTF (GLB) from its JSON and its one binary buffer. */
+export function glb(json: object, bin: Buffer): Uint8Array {
   const pad = (b: Buffer, fill: number) => Buffer.concat([b, Buffer.alloc((4 - (b.length % 4)) % 4, fill)]);
   const jsonChunk = pad(Buffer.from(JSON.stringify(json)), 0x20);
   const binChunk = pad(bin, 0);

@@ -27,3 +27,24 @@ export type Blendshapes = Partial<Record<MouthBlendshape, number>>;
 
 /** The closed, relaxed mouth: what a silent or interrupted avatar shows. */
 export const NEUTRAL_MOUTH: Readonly<Blendshapes> = Object.freeze({});
+
+/**
+ * All 52 ARKit face blendshapes, in Apple's order (ARFaceAnchor.BlendShapeLocation). Renderers
+ * that read a full expression every frame (the page's Gaussian-splat head) get every name, the
+ * ones the viseme engine does not drive at 0.
+ */
+export const ARKIT_BLENDSHAPES = [
+  'browDownLeft', 'browDownRight', 'browInnerUp', 'browOuterUpLeft', 'browOuterUpRight',
+  'cheekPuff', 'cheekSquintLeft', 'cheekSquintRight',
+  'eyeBlinkLeft', 'eyeBlinkRight', 'eyeLookDownLeft', 'eyeLookDownRight', 'eyeLookInLeft', 'eyeLookInRight',
+  'eyeLookOutLeft', 'eyeLookOutRight', 'eyeLookUpLeft', 'eyeLookUpRight', 'eyeSquintLeft', 'eyeSquintRight',
+  'eyeWideLeft', 'eyeWideRight',
+  'jawForward', 'jawLeft', 'jawOpen', 'jawRight',
+  'mouthClose', 'mouthDimpleLeft', 'mouthDimpleRight', 'mouthFrownLeft', 'mouthFrownRight', 'mouthFunnel',
+  'mouthLeft', 'mouthLowerDownLeft', 'mouthLowerDownRight', 'mouthPressLeft', 'mouthPressRight', 'mouthPucker',
+  'mouthRight', 'mouthRollLower', 'mouthRollUpper', 'mouthShrugLower', 'mouthShrugUpper', 'mouthSmileLeft',
+  'mouthSmileRight', 'mouthStretchLeft', 'mouthStretchRight', 'mouthUpperUpLeft', 'mouthUpperUpRight',
+  'noseSneerLeft', 'noseSneerRight', 'tongueOut',
+] as const;
+
+export type ArkitBlendshape = (typeof ARKIT_BLENDSHAPES)[number];

@@ -126,13 +126,13 @@ export function ClientAvatar({ spec, agent, audioTrack }: ClientAvatarProps) {
   );
 }
 
-/** The renderers this browser can draw: face2d wherever there is a 2D canvas, gltf with WebGL. */
+/** The renderers this browser can draw: face2d wherever there is a 2D canvas, gltf and splat with WebGL2. */
 export function supportedRenderers(): ClientRenderer[] {
   const out: ClientRenderer[] = [];
+  const webgl = hasWebGl();
   for (const r of CLIENT_RENDERERS) {
     if (r === 'face2d' && document.createElement('canvas').getContext('2d')) out.push(r);
-    if (r === 'gltf' && hasWebGl()) out.push(r);
-    // splat: not drawn by this page yet (see docs/avatars-client.md).
+    if ((r === 'gltf' || r === 'splat') && webgl) out.push(r);
   }
   return out;
 }
@@ -150,7 +150,7 @@ async function createRenderer(canvas: HTMLCanvasElement, spec: ClientAvatarSpec)
     case 'gltf':
       return (await import('./gltf')).createGltf(canvas, spec);
     case 'splat':
-      throw new Error('the splat renderer is not available in this page');
+      return (await import('./splat')).createSplat(canvas, spec);
   }
 }
 
