@@ -31,7 +31,8 @@ import { startTestLiveKitServer } from '../test/livekit-server/index.js';
 import { loadCorpus } from './turns/corpus.js';
 import { writeDefaultCorpus } from './turns/default-corpus.js';
 import { playTurn, type TurnResult } from './turns/play.js';
-import { describeSweep, probeEndOfTurn } from './turns/eot-probe.js';
+import { describePolicies, describeSweep, probeEndOfTurn } from './turns/eot-probe.js';
+import { envSchema } from '../src/config/env.js';
 import { drawer, PROFILE_NAMES, PROFILES, type ProfileName } from './turns/profiles.js';
 import { firstClausePacingMs, formatTable, summarize, writeCdfPlot, writeJson, type BenchReport } from './turns/report.js';
 import { liveWorkers, startRig, type ConfigName, type Rig } from './turns/rig.js';
@@ -92,9 +93,14 @@ const corpusAll = await loadCorpus(corpusDir);
 const corpus = args.turns ? corpusAll.slice(0, Number(args.turns)) : corpusAll;
 const speechThreshold = Math.min(...corpus.map((t) => t.threshold));
 progress(`corpus: ${corpus.length} turns from ${corpusDir}; profile ${profile.name}; configs ${configs.join(' + ')}${args.set.length ? `; ours with ${args.set.join(' ')}` : ''}`);
-const eotModel = await probeEndOfTurn(corpus);
+// The delays ours runs with (its defaults, or what --set gives it), for the probe's policy simulation.
+const eotModel = await probeEndOfTurn(corpus, {
+  minDelayMs: envSchema.shape.ENDPOINTING_MIN_DELAY_MS.parse(oursEnv.ENDPOINTING_MIN_DELAY_MS),
+  maxDelayMs: envSchema.shape.ENDPOINTING_MAX_DELAY_MS.parse(oursEnv.ENDPOINTING_MAX_DELAY_MS),
+});
 if (eotModel) progress(`end-of-turn model on this corpus: ${eotModel.endsLikely}/${eotModel.ends} turn ends judged complete, ${eotModel.pausesUnlikely}/${eotModel.pauses} pauses judged incomplete`);
 if (eotModel) progress(`  at other "unlikely" thresholds: ${describeSweep(eotModel)}`);
+if (eotModel) progress(`  how often it is asked: ${describePolicies(eotModel)}`);
 
 const server = await startTestLiveKitServer({ departureTimeoutS: 1 });
 // Stands in for LiveKit Cloud's inference gateway: nothing may depend on it.

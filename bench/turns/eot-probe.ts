@@ -31,6 +31,28 @@ export interface EotProbe {
    * cannot tell this corpus's ends from its pauses.
    */
   sweep: { threshold: number; endsLikely: number; pausesLikely: number }[];
+  /**
+   * agents 1.9 asks once per silence; LiveKit's eot-bench scores the model asked every 100 ms
+   * while the silence lasts (its default inference interval). Simulated on this corpus with the
+   * shipped threshold and the given delays: a turn ends at the first "likely" answer (not before the
+   * min delay) or at the max delay; a pause is cut when that happens before the speech resumes.
+   */
+  askedOnce: PolicyOutcome;
+  askedEvery100Ms: PolicyOutcome;
+}
+
+export interface PolicyOutcome {
+  /** Median wait from the last word to the commit, over turn ends (ms). */
+  endWaitP50Ms: number;
+  /** Turn ends committed before the max delay. */
+  endsBeforeMax: number;
+  /** Pauses inside turns committed before the speech went on: each a cut-in. */
+  pausesCut: number;
+}
+
+export interface EndpointingDelays {
+  minDelayMs: number;
+  maxDelayMs: number;
 }
 
 const SWEEP = [0.15, 0.2, 0.25, 0.3, V1_MINI_UNLIKELY_EN, 0.45];
@@ -47,19 +69,37 @@ function loadModel(): Predict | undefined {
   }
 }
 
-export async function probeEndOfTurn(turns: readonly CorpusTurn[]): Promise<EotProbe | undefined> {
+/** One silence: the model's answers at ASK_AFTER_SILENCE_MS, +100 ms, … while it lasts. */
+export interface Silence {
+  /** ms from the last word to the next one (Infinity at a turn's end). */
+  lengthMs: number;
+  /** [ms into the silence, probability]. */
+  answers: [number, number][];
+}
+
+const RESCAN_STEP_MS = 100;
+
+export async function probeEndOfTurn(turns: readonly CorpusTurn[], delays: EndpointingDelays = { minDelayMs: 500, maxDelayMs: 2000 }): Promise<EotProbe | undefined> {
   const predict = loadModel();
   if (!predict) return undefined;
-  const ends: number[] = [];
-  const pauses: number[] = [];
+  const silences: Silence[] = [];
   for (const turn of turns) {
     const pcm = resampleMono(turn.samples, turn.sampleRate, 16_000);
     for (const [i, span] of turn.speech.entries()) {
-      const end = Math.round(((span.endMs + ASK_AFTER_SILENCE_MS) / 1000) * 16_000);
-      const p = await predict(pcm.slice(Math.max(0, end - WINDOW), Math.min(end, pcm.length)));
-      (i === turn.speech.length - 1 ? ends : pauses).push(p);
+      const next = turn.speech[i + 1];
+      const lengthMs = next ? next.startMs - span.endMs : Infinity;
+      const answers: [number, number][] = [];
+      // Past the max delay the answer no longer matters. Past the WAV's end the user's microphone
+      // goes on sending silence, as it does in the room.
+      for (let at = ASK_AFTER_SILENCE_MS; at < Math.min(lengthMs, delays.maxDelayMs); at += RESCAN_STEP_MS) {
+        const end = Math.round(((span.endMs + at) / 1000) * 16_000);
+        answers.push([at, await predict(lastWindow(pcm, end))]);
+      }
+      if (answers.length) silences.push({ lengthMs, answers });
     }
   }
+  const ends = silences.filter((s) => s.lengthMs === Infinity).map((s) => s.answers[0]![1]);
+  const pauses = silences.filter((s) => s.lengthMs !== Infinity).map((s) => s.answers[0]![1]);
   const atLeast = (ps: number[], threshold: number) => ps.filter((p) => p >= threshold).length;
   return {
     endsLikely: atLeast(ends, V1_MINI_UNLIKELY_EN),
@@ -67,7 +107,40 @@ export async function probeEndOfTurn(turns: readonly CorpusTurn[]): Promise<EotP
     pausesUnlikely: pauses.length - atLeast(pauses, V1_MINI_UNLIKELY_EN),
     pauses: pauses.length,
     sweep: SWEEP.map((threshold) => ({ threshold, endsLikely: atLeast(ends, threshold), pausesLikely: atLeast(pauses, threshold) })),
+    askedOnce: simulatePolicy(silences, delays, false),
+    askedEvery100Ms: simulatePolicy(silences, delays, true),
   };
+}
+
+/** The model's input: the 1.2 s of audio before `end`, silence where it runs past the recording. */
+function lastWindow(pcm: Int16Array, end: number): Int16Array {
+  if (end <= pcm.length) return pcm.slice(Math.max(0, end - WINDOW), end);
+  const window = new Int16Array(Math.min(WINDOW, end));
+  const heard = pcm.subarray(Math.max(0, end - WINDOW), pcm.length);
+  window.set(heard, 0);
+  return window;
+}
+
+/** When agents would commit each silence under the two-level rule, asking once or repeatedly. */
+export function simulatePolicy(silences: readonly Silence[], delays: EndpointingDelays, rescan: boolean, threshold = V1_MINI_UNLIKELY_EN): PolicyOutcome {
+  const commitAt = (s: Silence): number => {
+    const asked = rescan ? s.answers : s.answers.slice(0, 1);
+    const likely = asked.find(([, p]) => p >= threshold);
+    return likely ? Math.max(delays.minDelayMs, likely[0]) : delays.maxDelayMs;
+  };
+  const endWaits = silences.filter((s) => s.lengthMs === Infinity).map(commitAt);
+  const sorted = [...endWaits].sort((a, b) => a - b);
+  return {
+    endWaitP50Ms: sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)]! : 0,
+    endsBeforeMax: endWaits.filter((w) => w < delays.maxDelayMs).length,
+    pausesCut: silences.filter((s) => s.lengthMs !== Infinity && commitAt(s) < s.lengthMs).length,
+  };
+}
+
+/** One line: the two ways of asking, compared on this corpus. */
+export function describePolicies(probe: EotProbe): string {
+  const line = (name: string, o: PolicyOutcome) => `${name}: turn ends wait ${o.endWaitP50Ms} ms (median), ${o.endsBeforeMax}/${probe.ends} before the max delay, ${o.pausesCut}/${probe.pauses} pauses cut`;
+  return `${line('asked once at 200 ms (agents 1.9)', probe.askedOnce)}; ${line('asked every 100 ms (eot-bench)', probe.askedEvery100Ms)}`;
 }
 
 /** One line for the bench's progress: threshold → ends answered fast / pauses committed. */

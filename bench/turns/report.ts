@@ -129,7 +129,9 @@ export function formatTable(report: BenchReport): string {
     `## Turn-taking at the user's ear: profile ${report.profile}, corpus ${report.corpus}, ms`,
     `test server transport (click, median): user→agent ${report.transportMs.userToAgent}, agent→user ${report.transportMs.agentToUser}; ${report.machine}`,
     ...(report.eotModel
-      ? [`end-of-turn model (v1-mini) on this corpus: ${report.eotModel.endsLikely}/${report.eotModel.ends} ends judged complete (→ min delay), ${report.eotModel.pausesUnlikely}/${report.eotModel.pauses} pauses judged incomplete (→ max delay)`]
+      ? [`end-of-turn model (v1-mini) on this corpus: ${report.eotModel.endsLikely}/${report.eotModel.ends} ends judged complete (→ min delay), ${report.eotModel.pausesUnlikely}/${report.eotModel.pauses} pauses judged incomplete (→ max delay)`,
+          `  simulated, same delays: asked once (agents 1.9) ends wait p50 ${report.eotModel.askedOnce.endWaitP50Ms}, ${report.eotModel.askedOnce.pausesCut}/${report.eotModel.pauses} pauses cut; asked every 100 ms (eot-bench) ends wait p50 ${report.eotModel.askedEvery100Ms.endWaitP50Ms}, ${report.eotModel.askedEvery100Ms.pausesCut}/${report.eotModel.pauses} pauses cut`,
+        ]
       : []),
     ...(report.oursSettings ? [`ours: TURN_PRESET=tuned with ${Object.entries(report.oursSettings).map(([k, v]) => `${k}=${v}`).join(' ')}`] : []),
     `${''.padEnd(36)}${names.map((n) => n.padStart(9)).join('')}${ours && stock ? '  ours/stock'.padStart(12) : ''}`,
