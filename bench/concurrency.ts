@@ -14,13 +14,17 @@
  * process per job, which the OS spreads over both cores. The avatar goes through the real room
  * sink with the room stubbed out: frames are converted and captured, not VP8-encoded or sent.
  *
- * Run: npx tsx bench/concurrency.ts [max N] [--past-bound]
+ * `--client`: the same with a client avatar (avatars/web-face), the issue-14 comparison: the worker
+ * publishes the voice only (its AudioSource paced as in a job) and a stand-in viewer answers that
+ * it draws the avatar; no render, no frames. Its "first avatar frame" is the voice's first audio.
+ *
+ * Run: npx tsx bench/concurrency.ts [max N] [--past-bound] [--client]
  */
 import { cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { runChild } from './support/child.js';
 import { startFakeCloud } from './support/fake-cloud.js';
-import { concurrencyResult, type ConcurrencyResult } from './support/messages.js';
+import { concurrencyResult, type AvatarKind, type ConcurrencyResult } from './support/messages.js';
 import { linearFit, medianP95 } from './support/stats.js';
 import { workerAdded } from './support/worker-added.js';
 
@@ -33,14 +37,18 @@ export interface ConcurrencyOptions {
   maxConversations?: number;
   /** Keep going past the latency bound (to max N, or until it breaks), to see where it saturates. */
   pastBound?: boolean;
+  /** builtin (default): the worker renders the face; client: the viewer draws it, the worker sends voice only. */
+  kind?: AvatarKind;
 }
 
 export async function benchConcurrency(opts: ConcurrencyOptions = {}): Promise<void> {
   const turnsPerN = opts.turnsPerN ?? 16;
   const maxN = opts.maxConversations ?? 24;
+  const kind = opts.kind ?? 'builtin';
   const cloud = await startFakeCloud();
   const rows: { n: number; r: ConcurrencyResult; p95: number }[] = [];
-  console.log(`\n## Concurrent conversations in one worker process, builtin avatar (${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at start)`);
+  const what = kind === 'client' ? 'client avatar (drawn by the viewer: the worker sends voice only)' : 'builtin avatar';
+  console.log(`\n## Concurrent conversations in one worker process, ${what} (${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at start)`);
   console.log(`≥${turnsPerN} measured turns per N (each conversation: a warm-up turn, then ≥3); worker-added = end-to-end − injected provider latency − turn-decision wait; ms`);
   console.log(
     `${'N'.padStart(3)} ${'added med/p95'.padStart(14)} ${'p95 stt/llm/tts/av'.padStart(18)} ${'e2e med/p95'.padStart(12)} ${'cores'.padStart(5)} ${'cloud'.padStart(5)} ${'loop p99/max'.padStart(12)} ${'dropped/late/frames'.padStart(20)} ${'RSS peak/GC'.padStart(12)} ${'heap'.padStart(5)} ${'load'.padStart(4)}`,
@@ -56,7 +64,7 @@ export async function benchConcurrency(opts: ConcurrencyOptions = {}): Promise<v
       try {
         await runChild({
           script: new URL('./support/concurrency-run.ts', import.meta.url),
-          input: { conversations: n, turns, env: cloud.env },
+          input: { conversations: n, kind, turns, env: cloud.env },
           message: concurrencyResult,
           onMessage: (m) => (result = m),
           timeoutMs: 120_000 + n * turns * 15_000,
@@ -123,6 +131,10 @@ function printMemoryPerConversation(results: ConcurrencyResult[]): void {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2);
-  await benchConcurrency({ maxConversations: Number(args.find((a) => !a.startsWith('--')) ?? 24), pastBound: args.includes('--past-bound') });
+  await benchConcurrency({
+    maxConversations: Number(args.find((a) => !a.startsWith('--')) ?? 24),
+    pastBound: args.includes('--past-bound'),
+    kind: args.includes('--client') ? 'client' : 'builtin',
+  });
   process.exit(0);
 }

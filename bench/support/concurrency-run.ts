@@ -26,14 +26,14 @@ async function main(): Promise<void> {
 
   // Warm the code paths, on a VAD of its own: silero's VAD keeps every stream (and so every
   // session) it made, and the warm-up must not count as one of the N.
-  const warm = await startBenchConversation(input.env, logger, await silero.VAD.load());
+  const warm = await startBenchConversation(input.env, logger, await silero.VAD.load(), input.kind);
   await warm.turn();
   await warm.close();
   collectGarbage();
   const baseline = memoryMb();
 
   const conversations: BenchConversation[] = [];
-  for (let i = 0; i < input.conversations; i++) conversations.push(await startBenchConversation(input.env, logger));
+  for (let i = 0; i < input.conversations; i++) conversations.push(await startBenchConversation(input.env, logger, undefined, input.kind));
 
   const loop = monitorEventLoopDelay({ resolution: 10 });
   let peakRssMb = 0;

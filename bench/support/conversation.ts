@@ -1,6 +1,6 @@
 /**
  * One benched conversation inside the worker process: the same offline session `converse` runs
- * (real plugins, builtin avatar), talking to the fake cloud whose addresses come in `env`, with
+ * (real plugins, the builtin avatar or a client one), talking to the fake cloud whose addresses come in `env`, with
  * the avatar going into the room sink minus the room. The user's voice is espeak-ng speech
  * played into the paced microphone, as in test/support/pipeline.ts.
  */
@@ -12,7 +12,11 @@ import { startOfflineSession, type OfflineSession } from '../../src/offline/offl
 import { speechWithSilence } from '../../test/fakes/speech.js';
 import { withTimeout } from '../../test/fakes/wait.js';
 import { sharedVad } from '../../test/support/pipeline.js';
-import { RoomlessSink } from './roomless-sink.js';
+import type { AvatarKind } from './messages.js';
+import { RoomlessSink, stubRoom } from './roomless-sink.js';
+
+/** The repository's client-avatar profile (avatars/web-face: face2d, drawn by the viewer). */
+const CLIENT_PROFILE = 'web-face';
 import { QUESTION } from './worker-added.js';
 
 export interface BenchConversation {
@@ -32,10 +36,17 @@ export interface BenchConversation {
  * across conversations keeps every finished conversation. A job process (one call, then exit)
  * does not notice; a long run must load a VAD per conversation, as each job process does.
  */
-export async function startBenchConversation(env: Record<string, string>, logger: Logger, vad?: VAD): Promise<BenchConversation> {
-  const config = loadConfig(env);
+export async function startBenchConversation(env: Record<string, string>, logger: Logger, vad?: VAD, kind: AvatarKind = 'builtin'): Promise<BenchConversation> {
+  const config = loadConfig(kind === 'client' ? { ...env, AVATAR: CLIENT_PROFILE } : env);
   const sink = new RoomlessSink(logger);
-  const offline = await startOfflineSession({ config, sink, logger, vad: vad ?? (await sharedVad()) });
+  // client: the worker publishes the voice only (its own AudioSource, as in a job) and a viewer
+  // answers that it draws the avatar; the sink stays unused (no frames).
+  const room = kind === 'client' ? stubRoom({ viewer: true }) : undefined;
+  const offline = await startOfflineSession({ config, sink, logger, vad: vad ?? (await sharedVad()), ...(room ? { room } : {}) });
+  if (kind === 'client' && offline.avatar.handle.profile.adapter !== 'client') {
+    await offline.close();
+    throw new Error(`the client conversation fell back to ${offline.avatar.handle.profile.name}`);
+  }
   const conversation: BenchConversation = {
     offline,
     sink,

@@ -14,8 +14,13 @@ export const turnTimings = z.object({
 
 export const frameCounts = z.object({ ticks: z.number(), frames: z.number(), dropped: z.number(), late: z.number(), worstLateMs: z.number() });
 
+/** builtin: the worker renders the face and hands the frames to WebRTC; client: the viewer draws it, the worker sends voice only. */
+export const avatarKind = z.enum(['builtin', 'client']);
+export type AvatarKind = z.infer<typeof avatarKind>;
+
 export const concurrencyInput = z.object({
   conversations: z.number().int().min(1),
+  kind: avatarKind.default('builtin'),
   turns: z.number().int().min(1),
   env: z.record(z.string(), z.string()),
 });

@@ -9,7 +9,8 @@
  * its due time, and how many ticks came without a frame (the ticker drops frames it is too late
  * to draw). Counters only, so it costs no memory over a long run.
  */
-import type { LocalTrackPublication, Room } from '@livekit/rtc-node';
+import type { LocalTrackPublication, Room, RpcInvocationData } from '@livekit/rtc-node';
+import { CLIENT_AVATAR_VERSION, readClientAvatarSpec, RPC_CLIENT_READY, type ClientReady } from '../../src/avatar/client/protocol.js';
 import type { Logger } from 'pino';
 import type { RgbaFrame } from '../../src/avatar/frames/frame-source.js';
 import type { AvatarMediaSink, MediaFormat } from '../../src/avatar/local/media-sink.js';
@@ -29,13 +30,29 @@ export interface FrameCounts {
   worstLateMs: number;
 }
 
-/** Just enough of a Room for RoomMediaSink: a participant that accepts tracks and sends them nowhere. */
-function stubRoom(): Room {
+/**
+ * Just enough of a Room for RoomMediaSink and for a `client` avatar's voice track (agents'
+ * ParticipantAudioOutput, paced by its own AudioSource): a participant that accepts tracks and
+ * sends them nowhere, whose track is "subscribed" at once. `viewer`: a page that draws client
+ * avatars, answering `avatar.client.ready` when the agent's attributes name one, as our page does.
+ */
+export function stubRoom(opts: { viewer?: boolean } = {}): Room {
+  const rpc = new Map<string, (data: RpcInvocationData) => Promise<string>>();
   const participant = {
-    publishTrack: async () => ({ sid: undefined }) as unknown as LocalTrackPublication,
+    identity: 'agent-bench',
+    publishTrack: async () => ({ sid: undefined, waitForSubscription: async () => undefined }) as unknown as LocalTrackPublication,
     unpublishTrack: async () => undefined,
+    registerRpcMethod: (method: string, handler: (data: RpcInvocationData) => Promise<string>) => rpc.set(method, handler),
+    unregisterRpcMethod: (method: string) => rpc.delete(method),
+    setAttributes: async (attributes: Record<string, string>) => {
+      const spec = opts.viewer ? readClientAvatarSpec(attributes) : undefined;
+      if (!spec) return;
+      const ready: ClientReady = { v: CLIENT_AVATAR_VERSION, profile: spec.profile, renderers: [spec.renderer] };
+      const data = { requestId: 'bench', callerIdentity: 'viewer-bench', payload: JSON.stringify(ready), responseTimeout: 10_000 };
+      setTimeout(() => void rpc.get(RPC_CLIENT_READY)?.(data), 50);
+    },
   };
-  return { localParticipant: participant, isConnected: false } as unknown as Room;
+  return { localParticipant: participant, isConnected: false, on: () => undefined, off: () => undefined } as unknown as Room;
 }
 
 export class RoomlessSink implements AvatarMediaSink {

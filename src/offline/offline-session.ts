@@ -1,4 +1,5 @@
 import type { voice, VAD } from '@livekit/agents';
+import type { Room } from '@livekit/rtc-node';
 import * as silero from '@livekit/agents-plugin-silero';
 import type { Logger } from 'pino';
 import { attachAvatar, type AttachedAvatar } from '../avatar/registry.js';
@@ -24,16 +25,19 @@ export interface OfflineSession {
  *
  * Outside a job there is no shared inference process for the audio turn detector, so `model`
  * turn detection runs as `vad` here (VAD silence plus the endpointing delay).
+ *
+ * `room`: an avatar that publishes into a room itself (a `client` avatar's voice track) gets this
+ * one; benches pass a stand-in that sends nothing. Without it the avatar must render locally.
  */
-export async function startOfflineSession(opts: { config: Config; sink: AvatarMediaSink; logger: Logger; vad?: VAD }): Promise<OfflineSession> {
-  const { config, sink, logger } = opts;
+export async function startOfflineSession(opts: { config: Config; sink: AvatarMediaSink; logger: Logger; vad?: VAD; room?: Room }): Promise<OfflineSession> {
+  const { config, sink, logger, room } = opts;
   const vad = opts.vad ?? (await silero.VAD.load(vadOptions(config)));
   const detection = config.turn.detection === 'model' ? 'vad' : config.turn.detection;
   const session = buildSession(config, vad, { turnDetection: detection });
   const input = new PacedAudioInput(16000);
   session.input.audio = input;
-  const avatar = await attachAvatar({ session, sink, logger }, config.avatar.dir, config.avatar.name);
-  if (!avatar.handle.localOutput) {
+  const avatar = await attachAvatar({ session, sink, logger, ...(room ? { room } : {}) }, config.avatar.dir, config.avatar.name);
+  if (!avatar.handle.localOutput && !room) {
     await avatar.close();
     await input.close();
     throw new Error(`avatar ${avatar.handle.profile.name} (${avatar.handle.profile.adapter}) renders no local video; offline runs need a local avatar such as AVATAR=default`);

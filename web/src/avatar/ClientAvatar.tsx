@@ -95,9 +95,31 @@ export function ClientAvatar({ spec, agent, audioTrack }: ClientAvatarProps) {
     if (!renderer) return;
     const t0 = performance.now();
     let raf = 0;
+    // Once a second the canvas says how the page keeps up (data-fps, data-draw-ms: mean time of
+    // one draw on the main thread, data-draw-max-ms), for devtools and bench/client-avatar.ts.
+    let frames = 0;
+    let drawMs = 0;
+    let drawMaxMs = 0;
+    let since = t0;
     const tick = (now: number) => {
       const voice = tap?.current() ?? { mouth: {}, speaking: false };
+      const start = performance.now();
       renderer.draw({ timeMs: now - t0, mouth: voice.mouth, speaking: voice.speaking });
+      const took = performance.now() - start;
+      frames++;
+      drawMs += took;
+      drawMaxMs = Math.max(drawMaxMs, took);
+      if (now - since >= 1000 && canvas.current) {
+        Object.assign(canvas.current.dataset, {
+          fps: ((frames * 1000) / (now - since)).toFixed(1),
+          drawMs: (drawMs / frames).toFixed(2),
+          drawMaxMs: drawMaxMs.toFixed(1),
+        });
+        frames = 0;
+        drawMs = 0;
+        drawMaxMs = 0;
+        since = now;
+      }
       raf = requestAnimationFrame(tick);
     };
     raf = requestAnimationFrame(tick);
