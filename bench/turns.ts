@@ -11,9 +11,10 @@
  *
  *   npm run bench:turns -- [--profile cloud|fast|local] [--corpus DIR] [--config both|ours|stock]
  *                          [--turns N] [--json FILE] [--plot FILE.png] [--seed N] [--barge-every N]
- *                          [--worker-logs DIR] [--set KEY=VALUE ...]
+ *                          [--worker-logs DIR] [--set KEY=VALUE ...] [--voices espeak-ng|flite]
  *
- * Without --corpus, a default corpus is made with espeak-ng (bench/out/corpus). Progress goes to
+ * Without --corpus, a default corpus is made with espeak-ng (bench/out/corpus), or with flite's
+ * voices (`--voices flite`, bench/out/corpus-flite: same turns, another engine's prosody). Progress goes to
  * stderr; the table to stdout. --worker-logs runs the workers at LOG_LEVEL=debug and writes each
  * one's output to DIR/<config>.log at the end (why a turn was slow: agents logs every preemptive
  * generation, end-of-turn prediction and commit). --set KEY=VALUE (repeatable) sets a worker
@@ -30,6 +31,7 @@ import { startLoopbackServer } from '../test/fakes/net.js';
 import { startTestLiveKitServer } from '../test/livekit-server/index.js';
 import { loadCorpus } from './turns/corpus.js';
 import { writeDefaultCorpus } from './turns/default-corpus.js';
+import type { SpeechEngine } from '../test/fakes/speech.js';
 import { playTurn, type TurnResult } from './turns/play.js';
 import { describePolicies, describeSweep, probeEndOfTurn } from './turns/eot-probe.js';
 import { envSchema } from '../src/config/env.js';
@@ -62,6 +64,7 @@ const { values: args } = parseArgs({
     'barge-every': { type: 'string', default: '5' },
     'worker-logs': { type: 'string' },
     set: { type: 'string', multiple: true, default: [] },
+    voices: { type: 'string', default: 'espeak-ng' },
   },
 });
 
@@ -70,6 +73,8 @@ const fail = (message: string): never => {
   process.exit(2);
 };
 if (!PROFILE_NAMES.includes(args.profile as ProfileName)) fail(`--profile must be one of ${PROFILE_NAMES.join(', ')} (got ${args.profile})`);
+if (!['espeak-ng', 'flite'].includes(args.voices)) fail(`--voices must be espeak-ng or flite (got ${args.voices})`);
+if (args.voices !== 'espeak-ng' && args.corpus) fail('--voices makes the default corpus; it cannot go with --corpus');
 if (!['both', 'ours', 'stock'].includes(args.config)) fail(`--config must be both, ours or stock (got ${args.config})`);
 const profile = PROFILES[args.profile as ProfileName];
 const configs: ConfigName[] = args.config === 'both' ? ['ours', 'stock'] : [args.config as ConfigName];
@@ -85,9 +90,10 @@ const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 let corpusDir = args.corpus;
 if (!corpusDir) {
-  corpusDir = fileURLToPath(new URL('./out/corpus', import.meta.url));
-  progress(`making the default corpus with espeak-ng in ${corpusDir} …`);
-  await writeDefaultCorpus(corpusDir);
+  const voices = args.voices as SpeechEngine;
+  corpusDir = fileURLToPath(new URL(voices === 'flite' ? './out/corpus-flite' : './out/corpus', import.meta.url));
+  progress(`making the default corpus with ${voices} in ${corpusDir} …`);
+  await writeDefaultCorpus(corpusDir, voices);
 }
 const corpusAll = await loadCorpus(corpusDir);
 const corpus = args.turns ? corpusAll.slice(0, Number(args.turns)) : corpusAll;

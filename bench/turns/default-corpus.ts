@@ -1,5 +1,5 @@
 /**
- * The bench's default corpus, made on the fly with espeak-ng: 32 user turns in eight voices and at
+ * The bench's default corpus, made on the fly with espeak-ng (or flite): 32 user turns in eight voices and at
  * rates from slow to fast, a third of them with a thinking pause inside ("I'd like to move my
  * booking... to Thursday"), where a turn-taker that answers at the first silence cuts the user off.
  * Written in the manifest format of corpus.ts, so the bench reads it exactly as it reads a corpus
@@ -9,13 +9,18 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeWav } from '../../src/audio/wav.js';
 import { concatPcm } from '../../src/audio/pcm.js';
-import { silence, synthesize } from '../../test/fakes/speech.js';
+import { silence, synthesize, type SpeechEngine } from '../../test/fakes/speech.js';
 import type { Manifest } from './corpus.js';
 
 const SAMPLE_RATE = 16_000;
 /** espeak-ng voices (+variant): US, British, Scottish, RP, Caribbean, New York; male and female. */
 const VOICES = ['en-us', 'en-gb+f3', 'en-gb-scotland', 'en-us+f2', 'en-gb-x-rp', 'en-029+f4', 'en-us-nyc', 'en-gb-x-gbclan+m3'];
 const RATES = [150, 175, 200, 165, 190, 140, 210, 180];
+/**
+ * flite's English voices (US female and male, Scottish, US male diphones): another engine, whose
+ * prosody LiveKit's audio end-of-turn model hears differently from espeak-ng's (`--voices flite`).
+ */
+const FLITE_VOICES = ['slt', 'awb', 'rms', 'kal16'];
 
 /** "..." marks a pause inside the turn; its length cycles through PAUSES_MS. */
 const TURNS = [
@@ -57,18 +62,19 @@ const LEAD_MS = 600;
 const TRAIL_MS = 300;
 
 /** Writes the default corpus into `dir` (WAVs and manifest.json); returns how many turns. */
-export async function writeDefaultCorpus(dir: string): Promise<number> {
+export async function writeDefaultCorpus(dir: string, engine: SpeechEngine = 'espeak-ng'): Promise<number> {
+  const voices = engine === 'flite' ? FLITE_VOICES : VOICES;
   await mkdir(dir, { recursive: true });
   const manifest: Manifest = [];
   let pauseIndex = 0;
   for (const [i, line] of TURNS.entries()) {
-    const voice = VOICES[i % VOICES.length]!;
+    const voice = voices[i % voices.length]!;
     const wordsPerMinute = RATES[(i * 3) % RATES.length]!;
     const pieces = line.split('...').map((p) => p.trim()).filter(Boolean);
     const parts: Int16Array[] = [silence(LEAD_MS, SAMPLE_RATE).samples];
     for (const [k, piece] of pieces.entries()) {
       if (k > 0) parts.push(silence(PAUSES_MS[pauseIndex++ % PAUSES_MS.length]!, SAMPLE_RATE).samples);
-      parts.push((await synthesize(piece, { sampleRate: SAMPLE_RATE, voice, wordsPerMinute })).samples);
+      parts.push((await synthesize(piece, { sampleRate: SAMPLE_RATE, voice, wordsPerMinute, engine })).samples);
     }
     parts.push(silence(TRAIL_MS, SAMPLE_RATE).samples);
     const wav = `turn-${String(i + 1).padStart(2, '0')}.wav`;

@@ -2,8 +2,13 @@
  * Real (robotic) speech for the fakes and the tests, from the `espeak-ng` binary: the fake TTS
  * servers speak with it, and tests feed it to STT clients as a user's utterance. Real audio keeps
  * energy-based voice activity detection and durations honest, without shipping recordings.
+ * `flite` (CMU's diphone and clustergen voices, another engine with other prosody) is there for
+ * benches that want voices unlike espeak-ng's.
  */
 import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseWav, toMono } from '../../src/audio/wav.js';
 
 export interface SpeechAudio {
@@ -19,7 +24,11 @@ export interface SynthesizeOptions {
   voice?: string;
   /** Speaking rate; espeak-ng's default is 175. */
   wordsPerMinute?: number;
+  /** Default espeak-ng. flite voices: slt, awb, rms, kal16, kal; its rate is scaled from 175 wpm. */
+  engine?: SpeechEngine;
 }
+
+export type SpeechEngine = 'espeak-ng' | 'flite';
 
 export const ESPEAK_SAMPLE_RATE = 22_050;
 const DEFAULT_VOICE = 'en-us';
@@ -34,10 +43,11 @@ export async function synthesize(text: string, options: SynthesizeOptions = {}):
   const sampleRate = options.sampleRate ?? ESPEAK_SAMPLE_RATE;
   const voice = options.voice ?? DEFAULT_VOICE;
   const wpm = options.wordsPerMinute ?? DEFAULT_WPM;
-  const key = JSON.stringify([text, sampleRate, voice, wpm]);
+  const engine = options.engine ?? 'espeak-ng';
+  const key = JSON.stringify([text, sampleRate, voice, wpm, engine]);
   let pending = cache.get(key);
   if (!pending) {
-    pending = render(text, voice, wpm).then((audio) => ({
+    pending = (engine === 'flite' ? renderFlite(text, voice, wpm) : render(text, voice, wpm)).then((audio) => ({
       sampleRate,
       samples: resampleLinear(audio.samples, audio.sampleRate, sampleRate),
     }));
@@ -102,6 +112,34 @@ export function resampleLinear(samples: Int16Array, from: number, to: number): I
 
 function msToSamples(ms: number, sampleRate: number): number {
   return Math.round((ms / 1000) * sampleRate);
+}
+
+async function renderFlite(text: string, voice: string, wpm: number): Promise<SpeechAudio> {
+  if (text.trim() === '') return { sampleRate: 16_000, samples: new Int16Array(0) };
+  const dir = await mkdtemp(join(tmpdir(), 'flite-'));
+  try {
+    // Text from a file, never argv (a leading "-"); flite's only output is a file.
+    await writeFile(join(dir, 'in.txt'), text);
+    const stretch = (DEFAULT_WPM / wpm).toFixed(3);
+    await runQuietly('flite', ['-voice', voice === DEFAULT_VOICE ? 'slt' : voice, '--setf', `duration_stretch=${stretch}`, '-f', join(dir, 'in.txt'), '-o', join(dir, 'out.wav')], 'apt-get install flite');
+    const audio = toMono(parseWav(await readFile(join(dir, 'out.wav')), 'flite output'));
+    return { sampleRate: audio.sampleRate, samples: audio.samples };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function runQuietly(command: string, args: string[], install: string): Promise<void> {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const stderr: Buffer[] = [];
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'ENOENT' ? new Error(`${command} is not installed: ${install}`) : new Error(`${command} failed to start: ${err.message}`)),
+    );
+    child.once('close', resolve);
+  });
+  if (code !== 0) throw new Error(`${command} exited with code ${code}: ${Buffer.concat(stderr).toString().trim()}`);
 }
 
 async function render(text: string, voice: string, wpm: number): Promise<SpeechAudio> {
