@@ -62,6 +62,8 @@ export interface LongCallResult {
   turns: number;
   failedTurns: number;
   slopes: { heap: number; external: number; rss: number };
+  /** The same fit over the call's second half only. */
+  secondHalfSlopes?: { heap: number; external: number; rss: number };
   latency: { first: number; last: number };
   samples: MemoryPoint[];
   /** Reply latency of each answered turn (ms), in order. */
@@ -300,24 +302,41 @@ function report(family: Family, minutes: number, samples: MemoryPoint[], endToEn
   // Even after a full GC, external memory swings by tens of MB with what is in flight at that
   // instant (video frames held for A/V sync: 1 MB each at 512²), so the slope is fitted through
   // each minute's lowest sample, as the job's own warning does (MemoryTrend).
-  const trend = new MemoryTrend({ warmupMs: WARMUP_MIN * 60_000, minFitMs: 2 * 60_000, maxMinutes: Infinity });
   const MB = 2 ** 20;
-  for (const s of samples) trend.add(s.atMin * 60_000, { heapBytes: s.heapMb * MB, externalBytes: s.externalMb * MB, rssBytes: s.rssMb * MB });
-  const growth = trend.growth();
+  const fitAfter = (warmupMin: number) => {
+    const trend = new MemoryTrend({ warmupMs: warmupMin * 60_000, minFitMs: 2 * 60_000, maxMinutes: Infinity });
+    for (const s of samples) trend.add(s.atMin * 60_000, { heapBytes: s.heapMb * MB, externalBytes: s.externalMb * MB, rssBytes: s.rssMb * MB });
+    return trend.growth();
+  };
+  const growth = fitAfter(WARMUP_MIN);
   if (!growth) throw new Error(`long call (${family}): under ${WARMUP_MIN + 2} minutes of memory samples; run it longer`);
   const slopes = { heap: growth.heap, external: growth.external, rss: growth.rss };
+  // A one-time step early in the call (RSS reaching its working size a minute or two in) reads as
+  // growth in a fit from minute 1; the second half's slope says whether it keeps growing.
+  const secondHalf = fitAfter(samples.at(-1)!.atMin / 2);
   const k = Math.min(5, Math.floor(endToEnd.length / 2));
   const latency = { first: medianP95(endToEnd.slice(0, k)).median, last: medianP95(endToEnd.slice(-k)).median };
   const first = settled[0]!;
   const last = samples.at(-1)!;
   console.log(`\n## Long call: ${family}, ${last.atMin.toFixed(1)} min in one job process (${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)})`);
   console.log(`${endToEnd.length} turns answered, ${failedTurns} unanswered; job memory after a full GC every ${SAMPLE_MS / 1000} s`);
-  console.log(`${'MB'.padEnd(10)} ${'start'.padStart(8)} ${`min ${WARMUP_MIN}`.padStart(8)} ${'end'.padStart(8)} ${'MB/hour after min 1'.padStart(20)}  (fitted through each minute's lowest sample)`);
-  for (const [name, key, s] of [['heap', 'heapMb', slopes.heap], ['external', 'externalMb', slopes.external], ['rss', 'rssMb', slopes.rss]] as const) {
-    console.log(`${name.padEnd(10)} ${samples[0]![key].toFixed(1).padStart(8)} ${first[key].toFixed(1).padStart(8)} ${last[key].toFixed(1).padStart(8)} ${signed(s).padStart(20)}`);
+  console.log(`${'MB'.padEnd(10)} ${'start'.padStart(8)} ${`min ${WARMUP_MIN}`.padStart(8)} ${'end'.padStart(8)} ${'MB/hour after min 1'.padStart(20)} ${'second half'.padStart(12)}  (fitted through each minute's lowest sample)`);
+  for (const [name, key, area] of [['heap', 'heapMb', 'heap'], ['external', 'externalMb', 'external'], ['rss', 'rssMb', 'rss']] as const) {
+    const late = secondHalf ? signed(secondHalf[area]) : '–';
+    console.log(`${name.padEnd(10)} ${samples[0]![key].toFixed(1).padStart(8)} ${first[key].toFixed(1).padStart(8)} ${last[key].toFixed(1).padStart(8)} ${signed(slopes[area]).padStart(20)} ${late.padStart(12)}`);
   }
   console.log(`reply latency (end of question → first loud reply audio at the user), median of the first ${k} turns ${latency.first.toFixed(0)} ms, of the last ${k} ${latency.last.toFixed(0)} ms`);
-  return { family, minutes, turns: endToEnd.length, failedTurns, slopes, latency, samples, endToEndMs: endToEnd.map(Math.round) };
+  return {
+    family,
+    minutes,
+    turns: endToEnd.length,
+    failedTurns,
+    slopes,
+    ...(secondHalf ? { secondHalfSlopes: { heap: secondHalf.heap, external: secondHalf.external, rss: secondHalf.rss } } : {}),
+    latency,
+    samples,
+    endToEndMs: endToEnd.map(Math.round),
+  };
 }
 
 async function plot(r: LongCallResult): Promise<void> {
