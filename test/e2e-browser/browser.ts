@@ -163,3 +163,41 @@ export async function peerConnectionStats(page: Page): Promise<unknown> {
     })
     .catch((error: unknown) => `stats unavailable: ${String(error)}`);
 }
+
+export interface AudioTotals {
+  /** Seconds of microphone audio the page's senders have taken from the capture (media-source). */
+  capturedS: number;
+  /** Seconds and energy (sum of squared levels × duration) of the audio the page received to play (inbound-rtp). */
+  receivedS: number;
+  receivedEnergy: number;
+}
+
+/** The page's audio so far, summed over its peer connections. */
+export async function audioTotals(page: Page): Promise<AudioTotals> {
+  return page.evaluate(async () => {
+    const totals = { capturedS: 0, receivedS: 0, receivedEnergy: 0 };
+    const pcs = (window as unknown as { __peerConnections?: RTCPeerConnection[] }).__peerConnections ?? [];
+    for (const pc of pcs) {
+      if (pc.connectionState === 'closed') continue;
+      (await pc.getStats()).forEach((s: Record<string, unknown>) => {
+        if (s.type === 'media-source' && s.kind === 'audio') totals.capturedS += Number(s.totalSamplesDuration ?? 0);
+        if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+          totals.receivedS += Number(s.totalSamplesDuration ?? 0);
+          totals.receivedEnergy += Number(s.totalAudioEnergy ?? 0);
+        }
+      });
+    }
+    return totals;
+  });
+}
+
+/** Polls the page's audio totals (every 100 ms, bounded) until `done` holds; returns them. */
+export async function waitForAudio(page: Page, done: (totals: AudioTotals) => boolean, ms: number, what: string): Promise<AudioTotals> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const totals = await audioTotals(page);
+    if (done(totals)) return totals;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${JSON.stringify(totals)})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

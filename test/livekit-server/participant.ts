@@ -159,13 +159,7 @@ export class Participant {
     this.publisher = new Peer(SignalTarget.PUBLISHER, `${this.identity}/publisher`, {
       onLocalCandidate: trickle(SignalTarget.PUBLISHER),
       onConnectionState: (state) => {
-        // The publisher connection is the primary one (subscriberPrimary: false): once it is up the
-        // participant is ACTIVE, as in the Go server, and gets subscribed to what is published.
-        if (state === 'connected' && this.state !== ParticipantInfo_State.ACTIVE && !this.closed) {
-          this.state = ParticipantInfo_State.ACTIVE;
-          this.room.onChanged(this, { skipSelf: false });
-          this.room.onActive(this);
-        }
+        if (state === 'connected') this.becomeActiveWhenReady();
         if (state === 'failed') this.log.warn(`${this.identity}: publisher connection failed`);
       },
     }, this.log);
@@ -481,9 +475,28 @@ export class Participant {
     return true;
   }
 
+  /**
+   * ACTIVE as the Go server has it (stateActiveCond: the primary connection up, and the reliable and
+   * lossy data channels open): only then is the participant subscribed to what is published, and
+   * only then do clients that wait for an active agent (livekit-client's pre-connect buffer) send
+   * it data, which the server could not deliver before its channels were open. The publisher
+   * connection is the primary one here (subscriberPrimary: false); data to the participant rides
+   * on the channels it opened there.
+   */
+  private becomeActiveWhenReady(): void {
+    if (this.state === ParticipantInfo_State.ACTIVE || this.closed) return;
+    if (this.publisher.pc.connectionState !== 'connected') return;
+    for (const label of [RELIABLE_LABEL, LOSSY_LABEL]) if (this.dataChannels.get(label)?.readyState !== 'open') return;
+    this.state = ParticipantInfo_State.ACTIVE;
+    this.room.onChanged(this, { skipSelf: false });
+    this.room.onActive(this);
+  }
+
   private onDataChannel(channel: RTCDataChannel): void {
     channel.binaryType = 'arraybuffer';
     this.dataChannels.set(channel.label, channel);
+    if (channel.readyState === 'open') this.becomeActiveWhenReady();
+    else channel.addEventListener('open', () => this.becomeActiveWhenReady());
     channel.onmessage = (event: MessageEvent) => {
       if (this.closed) return;
       if (!(event.data instanceof ArrayBuffer)) {
