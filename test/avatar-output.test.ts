@@ -80,6 +80,30 @@ describe('the local avatar output (built-in face, in memory)', () => {
     expect(Buffer.from(played.buffer, played.byteOffset, played.byteLength).equals(Buffer.from(speech.samples.buffer))).toBe(true);
   });
 
+  it("starts a reply at once, not at the idle clock's next frame, and keeps its audio whole", async () => {
+    const { output, sink, finished } = await makeOutput();
+    const speech = await synthesize('Sure, I can do that.', { sampleRate: RATE });
+    // Let the idle face tick a while, so the clock has a phase of its own.
+    await new Promise((r) => setTimeout(r, 120));
+    const idleFrames = sink.frames.length;
+    // A reply's first audio, more than a frame of it (AgentSession hands over what the TTS has made).
+    const first = speech.samples.slice(0, RATE / 10);
+    await output.captureFrame(new AudioFrame(first, RATE, 1, first.length));
+    // No timer has run since: the speaking frame was drawn by the capture itself.
+    expect(sink.frames.slice(idleFrames).some((f) => f.speech)).toBe(true);
+    const rest = speech.samples.slice(RATE / 10);
+    await output.captureFrame(new AudioFrame(rest, RATE, 1, rest.length));
+    output.flush();
+    await withTimeout(output.waitForPlayout(), 10_000, 'playout');
+    await output.close();
+    expect(finished).toEqual([{ playbackPosition: speech.samples.length / RATE, interrupted: false }]);
+    // Re-phasing the clock lost and repeated nothing: what left is exactly the reply.
+    const heard = sink.allAudio();
+    const start = heard.findIndex((v) => v !== 0) - speech.samples.findIndex((v) => v !== 0);
+    const played = heard.subarray(start, start + speech.samples.length);
+    expect(Buffer.from(played.buffer, played.byteOffset, played.byteLength).equals(Buffer.from(speech.samples.buffer))).toBe(true);
+  });
+
   it('shows the mouth for the audio of the same frame: lips lead or lag by no more than one frame', async () => {
     const { output, sink } = await makeOutput();
     const speech = await synthesize('Hello there, how are you doing this fine morning? I am a talking face.', { sampleRate: RATE, voice: 'en+f3' });

@@ -20,6 +20,23 @@ export class FrameTicker {
     this.schedule();
   }
 
+  /**
+   * Re-phases the clock so that a tick happens now and the next ones follow from now: a reply's
+   * first audio need not wait up to a frame for the tick that would have played it. No-op when
+   * stopped.
+   */
+  tickNow(): void {
+    if (!this.timer) return;
+    clearTimeout(this.timer);
+    this.startedAt = performance.now();
+    this.ticksDone = 1;
+    try {
+      this.onTick(1);
+    } finally {
+      if (this.timer) this.schedule();
+    }
+  }
+
   stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
