@@ -13,7 +13,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
-import { ParticipantInfo_Kind } from '@livekit/protocol';
+import { ParticipantInfo_Kind, WorkerStatus } from '@livekit/protocol';
 import { dispose } from '@livekit/rtc-node';
 import { startFakeOpenAI } from '../test/fakes/openai.js';
 import { freePort } from '../test/fakes/net.js';
@@ -68,7 +68,12 @@ export async function benchJoinToListening(opts: { only?: 'dev' | 'start'; loadT
       room.on(RoomEvent.ParticipantAttributesChanged, (changed) => {
         if (changed['lk.agent.state'] === 'listening' && !listeningAt) listeningAt = performance.now();
       });
-      await waitUntil(() => [...room.remoteParticipants.values()].some((p) => p.kind === (ParticipantInfo_Kind.AGENT as number)), 120_000, 'the agent');
+      await waitUntil(() => [...room.remoteParticipants.values()].some((p) => p.kind === (ParticipantInfo_Kind.AGENT as number)), 120_000, 'the agent').catch((e: unknown) => {
+        // Why not: a worker that reports itself full (agents' load ≥ WORKER_LOAD_THRESHOLD) is offered
+        // no job, here as on LiveKit's server, and a room's dispatch is not retried once it found none.
+        const capacity = worker.lines.filter((l) => /capacity/.test(l)).map((l) => l.replace(/^.*"msg":"|"}$/g, '')).slice(-3);
+        throw new Error(`${(e as Error).message}; the server's view of the worker: ${JSON.stringify(server.workers().map((w) => ({ status: WorkerStatus[w.status], load: w.load })))}; its last capacity lines: ${JSON.stringify(capacity)}`);
+      });
       const joinedAt = performance.now();
       await waitUntil(() => listeningAt > 0 || [...room.remoteParticipants.values()].some((p) => p.attributes['lk.agent.state'] === 'listening'), 120_000, 'listening');
       listeningAt ||= performance.now();
