@@ -18,8 +18,8 @@ const LOAD_TIMEOUT_MS = 60_000;
  * The library draws on a canvas of its own (one per page, created when it is imported) and runs its
  * own animation loop. Here its loop is stopped after the first frame and driven from the page's:
  * each `draw` sets the expression, runs one frame of the library, and copies its picture onto the
- * page's canvas. The mouth therefore shows the voice of this very frame (no frame of extra lag), and
- * tests read the picture where they read the other renderers'.
+ * page's canvas. The mouth therefore shows the voice of this very frame (its own loop would add up
+ * to a frame), and tests read the picture where they read the other renderers'.
  */
 export async function createSplat(canvas: HTMLCanvasElement, spec: ClientAvatarSpec): Promise<AvatarRenderer> {
   // One load at a time: the library hands its static canvas to the instance it constructs after the
@@ -69,12 +69,13 @@ async function load(canvas: HTMLCanvasElement, spec: ClientAvatarSpec): Promise<
   let failLoad: (error: unknown) => void = () => undefined;
   const onRejection = (event: PromiseRejectionEvent) => failLoad(event.reason);
   window.addEventListener('unhandledrejection', onRejection);
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     let loaded: () => void = () => undefined;
     const ready = new Promise<void>((resolve, reject) => {
       loaded = resolve;
       failLoad = reject;
-      setTimeout(() => reject(new Error(`not loaded within ${LOAD_TIMEOUT_MS / 1000} s`)), LOAD_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new Error(`not loaded within ${LOAD_TIMEOUT_MS / 1000} s`)), LOAD_TIMEOUT_MS);
     });
     lam = await GaussianSplatRenderer.getInstance(host, spec.asset, {
       backgroundColor: '0xdfe7f0',
@@ -93,6 +94,7 @@ async function load(canvas: HTMLCanvasElement, spec: ClientAvatarSpec): Promise<
     host.remove();
     throw new Error(`cannot load ${spec.asset}: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
+    clearTimeout(timer);
     console.error = consoleError;
     window.removeEventListener('unhandledrejection', onRejection);
   }
