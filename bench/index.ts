@@ -2,6 +2,7 @@
 import { cpus } from 'node:os';
 import { dispose } from '@livekit/rtc-node';
 import { benchBuiltinAvatar } from './builtin-avatar.js';
+import { benchClientAvatar } from './client-avatar.js';
 import { benchConcurrency } from './concurrency.js';
 import { benchLongCall, parseLongCallArgs } from './long-call.js';
 import { benchRemoteAvatar } from './remote-avatar.js';
@@ -17,6 +18,9 @@ await benchRemoteAvatar(Number(process.env.BENCH_REMOTE_RUNS ?? 10));
 await benchUnrealBridge();
 await benchRenderer();
 await benchConcurrency({ maxConversations: Number(process.env.BENCH_MAX_CONVERSATIONS ?? 12) });
+// The same with the avatar drawn by the viewer (the worker sends voice only), and what each viewer receives and draws.
+await benchConcurrency({ maxConversations: Number(process.env.BENCH_MAX_CONVERSATIONS ?? 16), kind: 'client' });
+await benchClientAvatar();
 // Ten minutes of back-to-back conversations (memory growth, plot in bench/out/); BENCH_SOAK_MINUTES=0 skips it.
 const soakMinutes = Number(process.env.BENCH_SOAK_MINUTES ?? 10);
 if (soakMinutes > 0) await benchSoak(soakMinutes);
