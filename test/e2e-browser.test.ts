@@ -22,8 +22,6 @@ import type { FastifyInstance } from 'fastify';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeWav } from '../src/audio/wav.js';
-import { loadWebConfig } from '../src/web/config.js';
-import { createWebServer } from '../src/web/server.js';
 import { startFakeDeepgram, type FakeDeepgram } from './fakes/deepgram.js';
 import { startFakeOpenAI, type FakeOpenAI } from './fakes/openai.js';
 import { durationMs, speechWithSilence } from './fakes/speech.js';
@@ -34,11 +32,11 @@ import {
   frameDifference,
   frameSpread,
   launchBrowser,
-  peerConnectionStats,
   sampleVideo,
   type BrowserSession,
   type VideoSample,
 } from './e2e-browser/browser.js';
+import { servePage, step as step_, workerEnv, workerRegistered, type Stack } from './e2e-browser/stack.js';
 import { REPO_ROOT, startWorkerProcess, type WorkerProcess } from './e2e/worker-process.js';
 import { startTestLiveKitServer, type TestLiveKitServer } from './livekit-server/index.js';
 
@@ -65,33 +63,8 @@ let browser: BrowserSession;
 
 const since = (t0: number) => Math.round(performance.now() - t0);
 
-/** Everything the worker, the test server, the fakes and the page said: appended to a failure. */
-async function diagnostics(page?: Page): Promise<string> {
-  const parts = [
-    `--- worker (${worker?.exit === undefined ? 'running' : `exited: ${worker.exit}`}), last lines:\n${worker?.tail(60) ?? ''}`,
-    `--- test server, last lines:\n${(server?.logs ?? []).slice(-40).map((l) => `${l.level} ${l.msg}`).join('\n')}`,
-    `--- rooms: ${JSON.stringify(server?.rooms().map((r) => ({ name: r.name, participants: r.participants.map((p) => ({ identity: p.identity, subscribedTo: p.subscribedTo, tracks: p.tracks })) })))}`,
-    `--- jobs: ${JSON.stringify(server?.jobs())}`,
-    `--- fakes: deepgram heard ${deepgram?.utterances ?? 0} utterance(s) over ${deepgram?.requests.length ?? 0} connection(s); openai requests: ${openai?.requests.map((r) => r.endpoint).join(', ') || 'none'}`,
-    // Chromium prints failed WebSocket URLs whole; the test tokens are worthless, but unreadable.
-    `--- page console, last lines:\n${(browser?.console ?? []).slice(-40).map((l) => l.replace(/(access_token=|join_request=)[^&\s']+/g, '$1…')).join('\n')}`,
-  ];
-  if (page) {
-    parts.push(`--- page text: ${JSON.stringify((await page.locator('main').innerText({ timeout: 1_000 }).catch(() => '(unavailable)')).slice(0, 600))}`);
-    parts.push(`--- page peer connections: ${JSON.stringify(await peerConnectionStats(page))}`);
-  }
-  return parts.join('\n');
-}
-
-/** Runs one step of the scenario; a failure names the step and carries the diagnostics. */
-async function step<T>(what: string, page: Page | undefined, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new Error(`${what}: ${message}\n${await diagnostics(page)}`, { cause: error });
-  }
-}
+const stack: Stack = {};
+const step = <T>(what: string, page: Page | undefined, fn: () => Promise<T>) => step_(stack, what, page, fn);
 
 describe.skipIf(skip)('the page in a real browser, against the real worker', () => {
   beforeAll(async () => {
@@ -108,53 +81,15 @@ describe.skipIf(skip)('the page in a real browser, against the real worker', () 
     server = await startTestLiveKitServer({ departureTimeoutS: 1, log: false });
     deepgram = await startFakeDeepgram({ transcripts: [QUESTION] });
     openai = await startFakeOpenAI({ reply: REPLY });
-    worker = startWorkerProcess({
-      LIVEKIT_URL: server.url,
-      LIVEKIT_API_KEY: server.apiKey,
-      LIVEKIT_API_SECRET: server.apiSecret,
-      LIVEKIT_AGENT_NAME: AGENT_NAME,
-      STT_PROVIDER: 'deepgram',
-      DEEPGRAM_API_KEY: 'dg-e2e-key',
-      STT_BASE_URL: deepgram.baseUrl,
-      LLM_PROVIDER: 'openai',
-      OPENAI_API_KEY: 'sk-e2e-key',
-      LLM_BASE_URL: openai.baseURL,
-      TTS_PROVIDER: 'openai',
-      TTS_BASE_URL: openai.baseURL,
-      AGENT_GREETING: '',
-      AVATAR: 'default',
-      AVATARS_DIR: join(REPO_ROOT, 'avatars'),
-      METRICS_PORT: '0',
-      LOG_LEVEL: 'info',
-      // In dev mode agents 1.9 turns on adaptive interruption, a LiveKit Cloud service
-      // (agent-gateway.livekit.cloud): refused on loopback instead, it falls back to VAD
-      // interruption and the test never leaves this machine.
-      LIVEKIT_INFERENCE_URL: 'http://127.0.0.1:9/v1',
-    });
+    worker = startWorkerProcess(workerEnv(server, deepgram, openai, { LIVEKIT_AGENT_NAME: AGENT_NAME, AGENT_GREETING: '', AVATAR: 'default' }));
     const [built, launched] = await Promise.allSettled([buildPage(pageDir), launchBrowser(wav)]);
     if (launched.status === 'fulfilled') browser = launched.value; // closed in afterAll either way
     if (built.status === 'rejected') throw built.reason;
     if (launched.status === 'rejected') throw launched.reason;
-    web = await createWebServer(
-      loadWebConfig({
-        LIVEKIT_URL: server.url,
-        LIVEKIT_API_KEY: server.apiKey,
-        LIVEKIT_API_SECRET: server.apiSecret,
-        LIVEKIT_AGENT_NAME: AGENT_NAME,
-        WEB_RATE_LIMIT_PER_MINUTE: '100',
-      }),
-      { staticDir: pageDir },
-    );
-    pageUrl = `${await web.listen({ host: '127.0.0.1', port: 0 })}/`;
+    ({ web, url: pageUrl } = await servePage(server, AGENT_NAME, pageDir));
+    Object.assign(stack, { server, deepgram, openai, worker, browser });
 
-    await step('the worker registering with the test server', undefined, async () => {
-      const deadline = Date.now() + 45_000;
-      while (!server.workers().some((w) => w.agentName === AGENT_NAME)) {
-        if (worker.exit !== undefined) throw new Error(`the worker exited (${worker.exit}) before registering`);
-        if (Date.now() > deadline) throw new Error('timed out after 45000 ms');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    });
+    await step('the worker registering with the test server', undefined, () => workerRegistered({ server, worker }, AGENT_NAME, 45_000));
   }, 90_000);
 
   afterAll(async () => {

@@ -102,8 +102,8 @@ async function join(room: string, identity: string) {
  * livekit-client sends the buffer once an agent is ACTIVE (LocalParticipant.waitUntilActiveAgentPresent),
  * not as soon as it has joined: before its connection is up the server has no data channel to it
  * and drops the stream (which is what this test did while it was skipped). The test server's view
- * of the agent, with its reliable data channel open (the test server marks a participant active
- * when its peer connection connects, a moment before the channel opens).
+ * of the agent: ACTIVE, which as in LiveKit's server means its connection is up and its data
+ * channels are open (the channel is checked as well, as before the test server had that rule).
  */
 async function agentActive(room: string, agent: string): Promise<void> {
   await waitForWorker(
