@@ -188,7 +188,7 @@ try {
     turns: Object.fromEntries(results),
   };
   console.log(formatTable(report));
-  const plot = args.plot ?? join(fileURLToPath(new URL('../docs/', import.meta.url)), `latency-turns-${profile.name}.png`);
+  const plot = args.plot ?? join(fileURLToPath(new URL('../docs/', import.meta.url)), `latency-turns-${profile.name}${args.voices === 'flite' ? '-flite' : ''}.png`);
   await writeCdfPlot(plot, report);
   progress(`plot: ${plot}`);
   if (args.json) {
