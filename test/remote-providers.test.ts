@@ -770,9 +770,12 @@ describe('LiveAvatar (LITE): token, start, and speech over its websocket', () =>
     await launched.end!();
   });
 
-  it("an early agent.speak_ended (the voice came slower than real time) does not cut the reply: the rest is sent and played, and its end is the avatar's", async () => {
+  // 150 ms: the avatar's "ran dry" reaches the worker after the rest of the reply has been sent,
+  // as it does when the two messages cross on a slow link; it must not end the reply.
+  it.each([0, 150])("an early agent.speak_ended (the voice came slower than real time) does not cut the reply: the rest is sent and played, and its end is the avatar's (its events %i ms late)", async (eventDelayMs) => {
     const la = await fake(startFakeLiveAvatar({ ...fakeOpts, avatars: ['la-1'] }));
     la.endWhenDry = true;
+    la.eventDelayMs = eventDelayMs;
     const launched = await launcherFor(profile({ adapter: 'liveavatar', avatarId: 'la-1', apiUrl: la.baseUrl }), KEYS).launch(await request('liveavatar-avatar-agent'));
     const output = launched.output!;
     const finished: voice.PlaybackFinishedEvent[] = [];

@@ -19,6 +19,8 @@ export const FIRST_CHUNK_S = 0.6;
 export const NEXT_CHUNK_S = 1.0;
 /** If the avatar does not say it started speaking, playback start is taken as this long after the first audio went out. */
 const STARTED_FALLBACK_MS = 1500;
+/** How early a speak_ended may come against our own estimate of the playout end (clock and timer slack). */
+const STALE_SPEAK_ENDED_SLACK_MS = 300;
 
 const eventSchema = z.object({ type: z.string(), event_id: z.string().optional(), state: z.string().optional() }).loose();
 
@@ -31,6 +33,9 @@ interface Segment {
   finished: boolean;
   /** Seconds sent when the avatar said it had finished speaking before the segment was closed (it ran dry). */
   dryAtS?: number;
+  /** Wall clock before which the audio sent so far cannot have played out, and the last chunk's length (ms). */
+  playsUntil: number;
+  lastChunkMs: number;
 }
 
 export interface LiveAvatarOutputOptions {
@@ -114,7 +119,7 @@ export class LiveAvatarOutput extends voice.QueueAudioOutput implements RemoteOu
   override async captureFrame(frame: AudioFrame): Promise<void> {
     if (!this.capturing) {
       this.capturing = true;
-      this.segments.push({ id: randomUUID(), pushedS: 0, closed: false, firstAudioAt: Date.now(), finished: false });
+      this.segments.push({ id: randomUUID(), pushedS: 0, closed: false, firstAudioAt: Date.now(), finished: false, playsUntil: 0, lastChunkMs: 0 });
     }
     await super.captureFrame(frame);
     if (this.lostReason !== undefined) this.finishAll(true);
@@ -196,6 +201,9 @@ export class LiveAvatarOutput extends voice.QueueAudioOutput implements RemoteOu
       at += part.length;
     }
     const firstChunk = seg.pushedS === 0;
+    const chunkMs = (this.pcmSamples / LIVEAVATAR_SAMPLE_RATE) * 1000;
+    seg.playsUntil = Math.max(seg.playsUntil, Date.now()) + chunkMs;
+    seg.lastChunkMs = chunkMs;
     seg.pushedS += this.pcmSamples / LIVEAVATAR_SAMPLE_RATE;
     this.discardChunk();
     this.send({ type: 'agent.speak', event_id: seg.id, audio: Buffer.from(joined.buffer, joined.byteOffset, joined.byteLength).toString('base64') });
@@ -270,6 +278,13 @@ export class LiveAvatarOutput extends voice.QueueAudioOutput implements RemoteOu
       seg.dryAtS = undefined;
       this.started(seg, Date.now());
     } else if (ev.type === 'agent.speak_ended') {
+      // Said about audio sent before the last chunk (it ran dry, and its message crossed ours on the
+      // wire): the last chunk cannot have played yet, so this is not the reply's end. The avatar says
+      // speak_started and speak_ended again for the rest; the watchdog covers one that never comes.
+      if (Date.now() < seg.playsUntil - Math.min(STALE_SPEAK_ENDED_SLACK_MS, seg.lastChunkMs / 2)) {
+        this.log.debug({ eventId: seg.id }, 'LiveAvatar speak_ended about earlier audio; waiting for the rest to play');
+        return;
+      }
       // Ran dry mid-reply: the rest is still coming, and is still sent.
       if (!seg.closed) seg.dryAtS = seg.pushedS;
       else this.finish(seg, false);

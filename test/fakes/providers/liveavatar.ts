@@ -67,6 +67,8 @@ export interface FakeLiveAvatar extends ProviderFake {
   mute: boolean;
   /** When true the avatar says speak_ended each time it has played all it received, speak_end or not. */
   endWhenDry: boolean;
+  /** Its speak_started / speak_ended reach the client this much later (the wire, a busy avatar). */
+  eventDelayMs: number;
   /** Each speak_started / speak_ended / speak_interrupted sent, in order, with when. */
   readonly events: { type: string; at: number }[];
   /** Close every open websocket as if LiveAvatar dropped it. */
@@ -104,6 +106,7 @@ export async function startFakeLiveAvatar(opts: ProviderFakeOptions & { avatars?
     commands,
     mute: false,
     endWhenDry: false,
+    eventDelayMs: 0,
     events,
     dropSockets() {
       for (const s of sessions.values()) for (const ws of s.sockets) ws.terminate();
@@ -124,7 +127,9 @@ export async function startFakeLiveAvatar(opts: ProviderFakeOptions & { avatars?
     const tell = (type: string, seg: LiveAvatarSpeech) => {
       if (fake.mute || seg.interrupted) return;
       events.push({ type, at: Date.now() });
-      send({ type, event_id: seg.eventId, task: { id: seg.eventId } });
+      const message = { type, event_id: seg.eventId, task: { id: seg.eventId } };
+      if (fake.eventDelayMs > 0) later(fake.eventDelayMs, () => send(message));
+      else send(message);
     };
     send({ type: 'session.state_updated', state: 'connecting' });
     setTimeout(() => send({ type: 'session.state_updated', state: 'connected' }), 20);
