@@ -121,7 +121,9 @@ async function renderFlite(text: string, voice: string, wpm: number): Promise<Sp
     // Text from a file, never argv (a leading "-"); flite's only output is a file.
     await writeFile(join(dir, 'in.txt'), text);
     const stretch = (DEFAULT_WPM / wpm).toFixed(3);
-    await runQuietly('flite', ['-voice', voice === DEFAULT_VOICE ? 'slt' : voice, '--setf', `duration_stretch=${stretch}`, '-f', join(dir, 'in.txt'), '-o', join(dir, 'out.wav')], 'apt-get install flite');
+    await runTool('flite', ['-voice', voice === DEFAULT_VOICE ? 'slt' : voice, '--setf', `duration_stretch=${stretch}`, '-f', join(dir, 'in.txt'), '-o', join(dir, 'out.wav')], {
+      notInstalled: 'flite is not installed: apt-get install flite',
+    });
     const audio = toMono(parseWav(await readFile(join(dir, 'out.wav')), 'flite output'));
     return { sampleRate: audio.sampleRate, samples: audio.samples };
   } finally {
@@ -129,44 +131,36 @@ async function renderFlite(text: string, voice: string, wpm: number): Promise<Sp
   }
 }
 
-async function runQuietly(command: string, args: string[], install: string): Promise<void> {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+/** Runs a speech engine to completion: its stdout, or an error that names it and how to install it. */
+async function runTool(command: string, args: string[], opts: { input?: string; notInstalled: string }): Promise<Buffer> {
+  const child = spawn(command, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
-  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
+  if (child.stdin) {
+    child.stdin.on('error', () => {}); // reported through 'error'/'close' below
+    child.stdin.end(opts.input);
+  }
   const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'ENOENT' ? new Error(`${command} is not installed: ${install}`) : new Error(`${command} failed to start: ${err.message}`)),
-    );
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'ENOENT' ? new Error(opts.notInstalled) : new Error(`${command} failed to start: ${err.message}`));
+    });
     child.once('close', resolve);
   });
-  if (code !== 0) throw new Error(`${command} exited with code ${code}: ${Buffer.concat(stderr).toString().trim()}`);
+  if (code !== 0) {
+    throw new Error(`${command} exited with code ${code}: ${Buffer.concat(stderr).toString().trim()}`);
+  }
+  return Buffer.concat(stdout);
 }
 
 async function render(text: string, voice: string, wpm: number): Promise<SpeechAudio> {
   if (text.trim() === '') return { sampleRate: ESPEAK_SAMPLE_RATE, samples: new Int16Array(0) };
   // Text goes through stdin, never argv: a text starting with "-" would otherwise be read as an option.
-  const child = spawn('espeak-ng', ['--stdout', '--stdin', '-v', voice, '-s', String(Math.round(wpm))], {
-    stdio: ['pipe', 'pipe', 'pipe'],
+  const stdout = await runTool('espeak-ng', ['--stdout', '--stdin', '-v', voice, '-s', String(Math.round(wpm))], {
+    input: text,
+    notInstalled: 'espeak-ng is not installed (the fake speech servers and speech tests need it): apt-get install espeak-ng',
   });
-  const stdout: Buffer[] = [];
-  const stderr: Buffer[] = [];
-  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-  child.stdin.on('error', () => {}); // reported through 'error'/'close' below
-  child.stdin.end(text);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      reject(
-        err.code === 'ENOENT'
-          ? new Error('espeak-ng is not installed (the fake speech servers and speech tests need it): apt-get install espeak-ng')
-          : new Error(`espeak-ng failed to start: ${err.message}`),
-      );
-    });
-    child.once('close', resolve);
-  });
-  if (code !== 0) {
-    throw new Error(`espeak-ng exited with code ${code}: ${Buffer.concat(stderr).toString().trim()}`);
-  }
-  const audio = toMono(parseWav(Buffer.concat(stdout), 'espeak-ng output'));
+  const audio = toMono(parseWav(stdout, 'espeak-ng output'));
   return { sampleRate: audio.sampleRate, samples: audio.samples };
 }
