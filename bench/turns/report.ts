@@ -11,7 +11,7 @@ import type { ConfigName } from './rig.js';
 import type { TurnResult } from './play.js';
 import type { ProfileName } from './profiles.js';
 import type { TransportMs } from './transport.js';
-import type { EotProbe } from './eot-probe.js';
+import { describePolicies, type EotProbe } from './eot-probe.js';
 import { percentile } from '../../test/e2e/signals.js';
 
 export interface Pcts {
@@ -130,7 +130,7 @@ export function formatTable(report: BenchReport): string {
     `test server transport (click, median): user→agent ${report.transportMs.userToAgent}, agent→user ${report.transportMs.agentToUser}; ${report.machine}`,
     ...(report.eotModel
       ? [`end-of-turn model (v1-mini) on this corpus: ${report.eotModel.endsLikely}/${report.eotModel.ends} ends judged complete (→ min delay), ${report.eotModel.pausesUnlikely}/${report.eotModel.pauses} pauses judged incomplete (→ max delay)`,
-          `  simulated, same delays: asked once (agents 1.9) ends wait p50 ${report.eotModel.askedOnce.endWaitP50Ms}, ${report.eotModel.askedOnce.pausesCut}/${report.eotModel.pauses} pauses cut; asked every 100 ms (eot-bench) ends wait p50 ${report.eotModel.askedEvery100Ms.endWaitP50Ms}, ${report.eotModel.askedEvery100Ms.pausesCut}/${report.eotModel.pauses} pauses cut`,
+          `  simulated, same delays: ${describePolicies(report.eotModel)}`,
         ]
       : []),
     ...(report.oursSettings ? [`ours: TURN_PRESET=tuned with ${Object.entries(report.oursSettings).map(([k, v]) => `${k}=${v}`).join(' ')}`] : []),
