@@ -92,7 +92,7 @@ export class LocalAvatarOutput extends voice.AudioOutput {
     this.pushedSamples += mono.length;
     // The reply's first tick plays now, once it has a whole tick of audio, instead of at the next
     // tick of the idle clock (up to a frame, 33 ms at 30 fps, on every turn's latency).
-    if (!this.startedReported && !this.paused && this.playedSamples === 0 && this.pending.samples >= this.animator.samplesPerFrame) this.ticker.tickNow();
+    if (!this.startedReported && !this.paused && this.pending.samples >= this.animator.samplesPerFrame) this.ticker.tickNow();
     await this.backpressure.wait(() => this.segmentActive && !this.closed);
   }
 
