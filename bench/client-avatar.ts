@@ -25,6 +25,7 @@ import { arkitHeadGlb } from '../test/e2e-browser/arkit-glb.js';
 import { buildPage } from '../test/e2e-browser/build-page.js';
 import { chromiumMissing, launchBrowser, WEBGL_ARGS } from '../test/e2e-browser/browser.js';
 import { lamHeadZip } from '../test/e2e-browser/lam-head.js';
+import { startPageCall } from '../test/e2e-browser/stack.js';
 import { speechWithSilence } from '../test/fakes/speech.js';
 import { waitFor } from '../test/fakes/wait.js';
 import { startTestLiveKitServer } from '../test/livekit-server/index.js';
@@ -130,18 +131,7 @@ export async function benchClientAvatar(opts: { seconds?: number; profiles?: str
   try {
     for (const [i, profile] of profiles.entries()) {
       const page = browser.page;
-      const before = new Set(server.rooms().map((r) => r.name));
-      await page.goto(pageUrl);
-      await page.getByRole('button', { name: 'Start conversation' }).click({ timeout: 30_000 });
-      let roomName = '';
-      await waitFor(
-        () => {
-          roomName = server.rooms().find((x) => !before.has(x.name) && x.participants.some((p) => p.identity.startsWith('user-')))?.name ?? '';
-          return !!roomName;
-        },
-        30_000,
-        "the page's room",
-      );
+      const roomName = await startPageCall(page, pageUrl, server, 30_000);
       const agent = (await connectClient(server, { identity: `agent-${i}`, room: roomName, kind: 'agent' })).room;
       await agent.localParticipant!.setAttributes({ 'lk.agent.state': 'listening' });
       const session = new voice.AgentSession({});

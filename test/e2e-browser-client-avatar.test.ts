@@ -32,6 +32,7 @@ import { arkitHeadGlb } from './e2e-browser/arkit-glb.js';
 import { lamHeadZip } from './e2e-browser/lam-head.js';
 import { buildPage } from './e2e-browser/build-page.js';
 import { chromiumMissing, launchBrowser, WEBGL_ARGS, type BrowserSession } from './e2e-browser/browser.js';
+import { startPageCall } from './e2e-browser/stack.js';
 import { REPO_ROOT } from './e2e/worker-process.js';
 import { startTestLiveKitServer, type TestLiveKitServer } from './livekit-server/index.js';
 import { connectClient } from './livekit-server/testing.js';
@@ -99,19 +100,7 @@ async function freshPage(): Promise<Page> {
 
 /** The page starts a call; an agent joins its room, says it is listening, and attaches `name`. */
 async function startCall(page: Page, name: string): Promise<Call> {
-  const before = new Set(server.rooms().map((r) => r.name));
-  await page.goto(pageUrl);
-  await page.getByRole('button', { name: 'Start conversation' }).click({ timeout: 30_000 });
-  let roomName = '';
-  await waitFor(
-    () => {
-      const r = server.rooms().find((x) => !before.has(x.name) && x.participants.some((p) => p.identity.startsWith('user-')));
-      roomName = r?.name ?? '';
-      return !!r;
-    },
-    20_000,
-    "the page's room",
-  );
+  const roomName = await startPageCall(page, pageUrl, server, 20_000);
   const agent = (await connectClient(server, { identity: `agent-${++seq}`, room: roomName, kind: 'agent' })).room;
   cleanups.push(() => agent.disconnect());
   await agent.localParticipant!.setAttributes({ 'lk.agent.state': 'listening' });

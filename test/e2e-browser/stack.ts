@@ -10,6 +10,7 @@ import { loadWebConfig } from '../../src/web/config.js';
 import { createWebServer } from '../../src/web/server.js';
 import type { FakeDeepgram } from '../fakes/deepgram.js';
 import type { FakeOpenAI } from '../fakes/openai.js';
+import { waitFor } from '../fakes/wait.js';
 import { REPO_ROOT, type WorkerProcess } from '../e2e/worker-process.js';
 import type { TestLiveKitServer } from '../livekit-server/index.js';
 import { peerConnectionStats, type BrowserSession } from './browser.js';
@@ -103,4 +104,21 @@ export async function step<T>(stack: Stack, what: string, page: Page | undefined
     const message = error instanceof Error ? error.message : String(error);
     throw new Error(`${what}: ${message}\n${await diagnostics(stack, page)}`, { cause: error });
   }
+}
+
+/** Opens the page, clicks "Start conversation" and waits for the new room its user joined: that room's name. */
+export async function startPageCall(page: Page, pageUrl: string, server: TestLiveKitServer, ms: number): Promise<string> {
+  const before = new Set(server.rooms().map((r) => r.name));
+  await page.goto(pageUrl);
+  await page.getByRole('button', { name: 'Start conversation' }).click({ timeout: 30_000 });
+  let roomName = '';
+  await waitFor(
+    () => {
+      roomName = server.rooms().find((x) => !before.has(x.name) && x.participants.some((p) => p.identity.startsWith('user-')))?.name ?? '';
+      return !!roomName;
+    },
+    ms,
+    "the page's room",
+  );
+  return roomName;
 }
