@@ -155,6 +155,10 @@ describe.skipIf(skip)('a question asked in the browser before the agent joined',
         "the page's microphone with TF_PRECONNECT_BUFFER",
       ),
     );
+    // The user is told to speak while the agent is still on its way, not "Connecting…".
+    await step('the badge saying the page is listening before the agent joined', () =>
+      page.locator(`${STATE}[data-state="pre-connect-buffering"]`).filter({ hasText: 'Listening' }).waitFor({ timeout: 30_000 }),
+    );
     await step('the microphone capturing the whole question', () => waitForAudio(page, (t) => t.capturedS >= questionS, 60_000, `${questionS.toFixed(1)} s of microphone audio`));
     numbers.questionCapturedMs = Math.round(performance.now() - t0);
     const roomName = held.dispatches[0]!.room;

@@ -4,7 +4,8 @@ import type { AgentState } from '@livekit/components-react';
 export const AGENT_STATE_LABELS: Record<AgentState, string> = {
   disconnected: 'Disconnected',
   connecting: 'Connecting…',
-  'pre-connect-buffering': 'Connecting… (listening already)',
+  // The agent is not there yet, but what the user says is recorded for it (the pre-connect buffer).
+  'pre-connect-buffering': 'Listening (the avatar is joining)',
   initializing: 'Getting ready…',
   idle: 'Idle',
   listening: 'Listening',
