@@ -5,11 +5,12 @@
  * `dev` with one warm idle process (what `npm run dev` now runs), and `start` (production, warm
  * processes). Two calls each: the first after start-up, and the next.
  *
- *   npx tsx bench/join-to-listening.ts [--only dev|start] [--load-threshold 1]
+ *   npx tsx bench/join-to-listening.ts [--only dev|start] [--load-threshold 1] [--start-idle N]
  *
  * `--load-threshold` sets WORKER_LOAD_THRESHOLD for `start` (default 0.7 there): on a machine
  * other work keeps busy, the production worker reports itself full and is not dispatched to, and
- * the bench then measures the other work.
+ * the bench then measures the other work. `--start-idle` sets `start`'s WORKER_IDLE_PROCESSES
+ * (default 1, as `npm run dev`; production's own default is min(cores, 4)).
  */
 import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
@@ -21,7 +22,8 @@ import { startTestLiveKitServer } from '../test/livekit-server/index.js';
 import { connectClient, RoomEvent, sleep, waitUntil } from '../test/livekit-server/testing.js';
 import { startWorkerProcess } from '../test/e2e/worker-process.js';
 
-export async function benchJoinToListening(opts: { only?: 'dev' | 'start'; loadThreshold?: string } = {}): Promise<void> {
+export async function benchJoinToListening(opts: { only?: 'dev' | 'start'; loadThreshold?: string; startIdle?: string } = {}): Promise<void> {
+  const startIdle = opts.startIdle ?? '1';
   const server = await startTestLiveKitServer({ departureTimeoutS: 1 });
   const openai = await startFakeOpenAI();
   const threshold: Record<string, string> = opts.loadThreshold ? { WORKER_LOAD_THRESHOLD: opts.loadThreshold } : {};
@@ -29,9 +31,9 @@ export async function benchJoinToListening(opts: { only?: 'dev' | 'start'; loadT
     { name: 'dev, no idle process (src/main.ts dev)', command: 'dev', env: {} },
     { name: 'dev, 1 warm idle process (npm run dev)', command: 'dev', env: { WORKER_IDLE_PROCESSES: '1' } },
     {
-      name: `start, 1 warm idle process${opts.loadThreshold ? `, WORKER_LOAD_THRESHOLD=${opts.loadThreshold}` : ''}`,
+      name: `start, ${startIdle} warm idle process${startIdle === '1' ? '' : 'es'}${opts.loadThreshold ? `, WORKER_LOAD_THRESHOLD=${opts.loadThreshold}` : ''}`,
       command: 'start',
-      env: { WORKER_IDLE_PROCESSES: '1', HEALTH_PORT: String(await freePort()), DRAIN_TIMEOUT_MS: '10000', ...threshold },
+      env: { WORKER_IDLE_PROCESSES: startIdle, HEALTH_PORT: String(await freePort()), DRAIN_TIMEOUT_MS: '10000', ...threshold },
     },
   ];
   const modes = all.filter((m) => !opts.only || m.command === opts.only);
@@ -94,7 +96,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   };
   const only = arg('--only');
   if (only !== undefined && only !== 'dev' && only !== 'start') throw new Error('--only dev|start');
-  await benchJoinToListening({ ...(only ? { only } : {}), ...(arg('--load-threshold') ? { loadThreshold: arg('--load-threshold')! } : {}) });
+  const startIdle = arg('--start-idle');
+  if (startIdle !== undefined && !/^[1-9]\d*$/.test(startIdle)) throw new Error('--start-idle N: a whole number of warm job processes, 1 or more');
+  await benchJoinToListening({
+    ...(only ? { only } : {}),
+    ...(arg('--load-threshold') ? { loadThreshold: arg('--load-threshold')! } : {}),
+    ...(startIdle ? { startIdle } : {}),
+  });
   await dispose();
   process.exit(0);
 }
