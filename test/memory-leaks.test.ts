@@ -20,6 +20,12 @@ import { readUntil } from './fakes/wait.js';
 import { startPipeline, type Pipeline } from './support/pipeline.js';
 import { longestReactionList, Survivors } from './support/retained.js';
 
+/** What the adaptive-interruption case reaches inside agents' AudioRecognition (not exported). */
+interface InterruptionInternals {
+  interruptionStreamChannel: { write(frame: AudioFrame): Promise<void>; close(): Promise<void> };
+  createInterruptionTask(model: object, signal: AbortSignal): Promise<void>;
+}
+
 /** 10 ms of quiet noise at `rate` (not all zeros, so an energy filter cannot skip it). */
 function frame(rate: number): AudioFrame {
   const n = rate / 100;
@@ -92,6 +98,46 @@ describe('memory over a long call: nothing keeps audio it has processed', () => 
     const left = await survivors.settle(IN_FLIGHT, 5_000);
     controller.abort();
     await reading;
+    expect(left, `frames of ${survivors.tracked} still reachable`).toBeLessThanOrEqual(IN_FLIGHT);
+  });
+  // INTERRUPTION_MODE=adaptive: agents' audio recognition forwards every microphone frame to the
+  // interruption model's stream, racing each read against one never-settling waitForAbort(signal)
+  // promise for the life of the session (voice/audio_recognition createInterruptionTask): the
+  // livekit/agents-js #1950 pattern again. patches/@livekit+agents+1.9.0.patch.
+  it("adaptive interruption's forwarding lets go of each frame once sent to the model (2000 frames, session alive)", async () => {
+    // Not in agents' public exports: loaded by path, the same module instance the package uses.
+    const dist = new URL('../node_modules/@livekit/agents/dist/', import.meta.url);
+    const { AudioRecognition } = (await import(new URL('voice/audio_recognition.js', dist).href)) as { AudioRecognition: new (opts: object) => InterruptionInternals };
+    const { createStreamChannel } = (await import(new URL('stream/stream_channel.js', dist).href)) as { createStreamChannel: () => InterruptionInternals['interruptionStreamChannel'] };
+    const hooks = new Proxy({}, { get: (_t, name) => (name === 'onEndOfTurn' ? async () => true : () => undefined) });
+    const recognition = new AudioRecognition({ recognitionHooks: hooks, minEndpointingDelay: 0, maxEndpointingDelay: 0 });
+    recognition.interruptionStreamChannel = createStreamChannel();
+    // The model's stream, as the gateway's would be: it takes every frame and, here, never reports
+    // an overlap (no event), like a user who does not talk over the agent.
+    let sent = 0;
+    const model = {
+      label: 'fake-interruption-model',
+      emitError: () => undefined,
+      createStream: () => ({
+        stream: () => new ReadableStream<never>({}),
+        pushFrame: async () => {
+          sent++;
+        },
+        close: async () => undefined,
+      }),
+    };
+    const controller = new AbortController();
+    const survivors = new Survivors();
+    const forwarding = recognition.createInterruptionTask(model, controller.signal);
+    for (let i = 0; i < 2000; i++) await recognition.interruptionStreamChannel.write(survivors.track(frame(16_000)));
+    await new Promise<void>((resolve) => {
+      const check = () => (sent >= 1990 ? resolve() : setTimeout(check, 5));
+      check();
+    });
+    const left = await survivors.settle(IN_FLIGHT, 5_000);
+    controller.abort();
+    await recognition.interruptionStreamChannel.close();
+    await forwarding;
     expect(left, `frames of ${survivors.tracked} still reachable`).toBeLessThanOrEqual(IN_FLIGHT);
   });
   // The plugin adds every SynthesizeStream (one per agent turn) to a set it clears only when the
