@@ -31,6 +31,11 @@ export interface TurnResult {
   missed: boolean;
   /** The stages the worker reported for this turn (`avatar.latency`), relative to its end of speech. */
   stages?: LatencyMessage['marks'];
+  /**
+   * How late the fakes were for the reply (the LLM's first clause and the TTS's first byte, beyond
+   * what the profile drew), as they recorded it; undefined when their requests were not found.
+   */
+  fakesLateMs?: number;
   /** User's barge-in onset → the agent's voice stops at the ear. */
   bargeInStopMs?: number;
   /** The agent's states as the user saw them during the turn, ms from the end of the last word. */
@@ -71,6 +76,8 @@ export async function playTurn(rig: Rig, turn: CorpusTurn, options: PlayOptions)
   }
   if (onset === undefined) result.missed = true;
   else if (!result.falseCutIn) result.e2eMs = Math.round(onset - lastWordAt);
+  // The fakes log on the wall clock: the reply's onset there.
+  if (onset !== undefined) result.fakesLateMs = rig.fakesLateMs(Date.now() - (now() - onset), options.reply, options.draw);
 
   if (options.bargeIn && onset !== undefined && !result.falseCutIn) {
     const barge = options.bargeIn;

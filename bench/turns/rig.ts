@@ -12,6 +12,8 @@ import { isAlive, startWorkerProcess, type WorkerProcess } from '../../test/e2e/
 import { waitUntil } from '../../test/livekit-server/testing.js';
 import { Caller } from './caller.js';
 import type { ChainDraw, LatencyProfile } from './profiles.js';
+import { firstClauseGaps } from './report.js';
+import type { RecordedRequest } from '../../test/fakes/knobs.js';
 
 export type ConfigName = 'ours' | 'stock';
 
@@ -21,6 +23,8 @@ export interface Rig {
   worker: WorkerProcess;
   /** Sets what the next utterances say (one entry per speech stretch) and this turn's provider latencies. */
   prepare(transcripts: string[], reply: string, draw: ChainDraw): void;
+  /** See fakesLateness. */
+  fakesLateMs(replyHeardAt: number, reply: string, draw: ChainDraw): number | undefined;
   close(): Promise<void>;
 }
 
@@ -96,6 +100,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
         openai.setKnobs('chat', { ttftMs: draw.llmTtftMs });
         openai.setKnobs('speech', { ttfbMs: draw.ttsTtfbMs });
       },
+      fakesLateMs: (replyHeardAt, reply, draw) => fakesLateness(openai.requests, replyHeardAt, firstClauseGaps(reply), draw, profile.llmTokenMs),
       async close() {
         await caller.close();
         await closeAll();
@@ -105,4 +110,22 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     await closeAll();
     throw err;
   }
+}
+
+/**
+ * How late the fakes were for a reply heard at `replyHeardAt` (wall clock), beyond what the profile
+ * drew: the LLM's first clause (the last chat request before the reply: earlier ones were
+ * preemptive and cancelled) after its time to first token and token pacing, plus the TTS's first
+ * byte of the first speech request after that chat request. A fake's timers run in the bench's
+ * own busy process; without this, their lateness would count as the worker's.
+ */
+export function fakesLateness(requests: readonly RecordedRequest[], replyHeardAt: number, gaps: number, draw: ChainDraw, tokenMs: number): number | undefined {
+  const chat = [...requests].reverse().find((r) => r.endpoint === 'chat' && r.at <= replyHeardAt && (r.writes?.length ?? 0) > 1 + gaps);
+  if (!chat) return undefined;
+  const speech = requests.find((r) => r.endpoint === 'speech' && r.seq > chat.seq && r.at <= replyHeardAt && (r.writes?.length ?? 0) > 0);
+  if (!speech) return undefined;
+  // writes[0] is the role chunk, writes[1] the first token, each later one a token gap after.
+  const llmLate = chat.writes![1 + gaps]! - chat.at - (draw.llmTtftMs + gaps * tokenMs);
+  const ttsLate = speech.writes![0]! - speech.at - draw.ttsTtfbMs;
+  return Math.max(0, llmLate) + Math.max(0, ttsLate);
 }

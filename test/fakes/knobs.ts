@@ -80,6 +80,12 @@ export interface RecordedRequest {
   binaryBytes?: number;
   /** WebSocket only: JSON messages the fake sent (audio payloads included), in order. */
   sent?: unknown[];
+  /**
+   * Streamed HTTP answers: when each part of the body was handed to the socket (ms since the
+   * epoch, as `at`), so a bench can tell the fake's own lateness (its timers on a busy machine)
+   * from the client's.
+   */
+  writes?: number[];
 }
 
 /** Shared bookkeeping of received requests, so every fake exposes `requests` the same way. */

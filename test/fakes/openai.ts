@@ -228,9 +228,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]),
       ...(includeUsage ? [chunk([], { usage })] : []),
     ];
+    record.writes = [];
     for (const [i, event] of events.entries()) {
       if (signal.aborted || res.destroyed) return;
       if (i > 1) await sleep(tokenIntervalMs, signal);
+      record.writes.push(Date.now());
       await writeAndWait(res, `data: ${JSON.stringify(event)}\n\n`);
       // Drop after the first delta that carries text, so the client has seen a partial answer.
       if (drop && i === 1) return dropConnection(res);
@@ -245,12 +247,13 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     if (format !== 'pcm' && format !== 'wav') {
       return reply(400, oaiError(`This fake serves response_format pcm and wav only (got ${format}).`, 'invalid_request_error', 'response_format'));
     }
-    const audio = await synthesize(input, { sampleRate: OPENAI_TTS_SAMPLE_RATE, wordsPerMinute: 175 * speed });
+    const { ttfbMs = 0, chunkIntervalMs = 0 } = knobs.speech.current;
+    // The speech is made while the time to first byte runs: a real service's TTFB includes its own
+    // synthesis, so espeak-ng's time is not added on top of the one asked for.
+    const [audio] = await Promise.all([synthesize(input, { sampleRate: OPENAI_TTS_SAMPLE_RATE, wordsPerMinute: 175 * speed }), sleep(ttfbMs, signal)]);
+    if (signal.aborted) return;
     const pcm = Buffer.from(audio.samples.buffer, audio.samples.byteOffset, audio.samples.byteLength);
     const bytes = format === 'wav' ? encodeWav({ sampleRate: OPENAI_TTS_SAMPLE_RATE, channels: 1, samples: audio.samples }) : pcm;
-    const { ttfbMs = 0, chunkIntervalMs = 0 } = knobs.speech.current;
-    await sleep(ttfbMs, signal);
-    if (signal.aborted) return;
     record.status = 200;
     res.writeHead(200, {
       'Content-Type': format === 'wav' ? 'audio/wav' : 'audio/pcm',
@@ -258,9 +261,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       'x-request-id': `req_${randomUUID().replaceAll('-', '')}`,
     });
     const chunkBytes = (OPENAI_TTS_SAMPLE_RATE / 10) * 2; // 100 ms
+    record.writes = [];
     for (let offset = 0; offset < bytes.length; offset += chunkBytes) {
       if (signal.aborted || res.destroyed) return;
       if (offset > 0) await sleep(chunkIntervalMs, signal);
+      record.writes.push(Date.now());
       await writeAndWait(res, bytes.subarray(offset, offset + chunkBytes));
       if (drop) return dropConnection(res);
     }
