@@ -14,7 +14,11 @@
  * mostly listening). `--snapshots` has the job write a heap snapshot after warm-up and near the
  * end, and prints what grew between them by constructor.
  *
- * Run: npx tsx bench/long-call.ts --minutes 10 [--family default] [--snapshots]
+ * `--allocator jemalloc` runs the worker (and so its job processes) with jemalloc preloaded instead
+ * of glibc's malloc (Debian: `apt-get install libjemalloc2`); its plot and samples get a
+ * `-jemalloc` suffix, so the two can be run side by side and compared.
+ *
+ * Run: npx tsx bench/long-call.ts --minutes 10 [--family default] [--snapshots] [--allocator jemalloc]
  *      (or LONG_CALL_MINUTES / LONG_CALL_FAMILY)
  */
 import { existsSync } from 'node:fs';
@@ -56,8 +60,21 @@ const SAMPLE_MS = 10_000;
 /** Memory before this (model loading, JIT, buffers reaching their working size) is not growth. */
 const WARMUP_MIN = 1;
 
+export const ALLOCATORS = ['glibc', 'jemalloc'] as const;
+export type Allocator = (typeof ALLOCATORS)[number];
+
+/** Where Debian's and Ubuntu's libjemalloc2 put the library, per architecture. */
+const JEMALLOC_PATHS = ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2', '/usr/lib/libjemalloc.so.2'];
+
+export function jemallocPath(): string {
+  const found = JEMALLOC_PATHS.find((p) => existsSync(p));
+  if (!found) throw new Error(`--allocator jemalloc: libjemalloc.so.2 is not installed (looked in ${JEMALLOC_PATHS.join(', ')}); on Debian or Ubuntu: apt-get install libjemalloc2`);
+  return found;
+}
+
 export interface LongCallResult {
   family: Family;
+  allocator: Allocator;
   minutes: number;
   turns: number;
   failedTurns: number;
@@ -151,7 +168,9 @@ async function startFamily(family: Family, server: Awaited<ReturnType<typeof sta
   return { env, replyAt, close: () => Promise.all(closers.map((c) => c().catch(() => undefined))) };
 }
 
-export async function benchLongCall(opts: { minutes: number; family: Family; snapshots?: boolean }): Promise<LongCallResult> {
+export async function benchLongCall(opts: { minutes: number; family: Family; snapshots?: boolean; allocator?: Allocator }): Promise<LongCallResult> {
+  const allocator = opts.allocator ?? 'glibc';
+  const preload: Record<string, string> = allocator === 'jemalloc' ? { LD_PRELOAD: jemallocPath() } : {};
   const { minutes, family } = opts;
   const server = await startTestLiveKitServer({ departureTimeoutS: 1 });
   // Stands in for LiveKit Cloud's inference gateway (dev mode would try it): refuses everything.
@@ -181,6 +200,7 @@ export async function benchLongCall(opts: { minutes: number; family: Family; sna
       [MEMORY_INTERVAL_ENV]: String(SAMPLE_MS),
       ...(opts.snapshots ? { [MEMORY_SNAPSHOT_DIR_ENV]: snapshotDir } : {}),
       ...fam.env,
+      ...preload,
     },
     'dev',
   );
@@ -250,7 +270,7 @@ export async function benchLongCall(opts: { minutes: number; family: Family; sna
     await sleep(SAMPLE_MS * 1.5);
     process.stderr.write('\n');
     await user.room.disconnect();
-    const result = report(family, minutes, samples, endToEnd, failedTurns);
+    const result = report(family, allocator, minutes, samples, endToEnd, failedTurns);
     if (opts.snapshots && snapped === 2) {
       const [a, b] = [await countHeap(join(snapshotDir, 'job-1.heapsnapshot')), await countHeap(join(snapshotDir, 'job-2.heapsnapshot'))];
       console.log('heap snapshot diff (job process, after warm-up → one minute before the end), by constructor:');
@@ -297,7 +317,7 @@ function firstLoud(recorders: Recorder<ReceivedAudioFrame>[], after: number, ms:
   return firstOf(find, ms);
 }
 
-function report(family: Family, minutes: number, samples: MemoryPoint[], endToEnd: number[], failedTurns: number): LongCallResult {
+function report(family: Family, allocator: Allocator, minutes: number, samples: MemoryPoint[], endToEnd: number[], failedTurns: number): LongCallResult {
   const settled = samples.filter((s) => s.atMin >= WARMUP_MIN);
   // Even after a full GC, external memory swings by tens of MB with what is in flight at that
   // instant (video frames held for A/V sync: 1 MB each at 512²), so the slope is fitted through
@@ -318,7 +338,7 @@ function report(family: Family, minutes: number, samples: MemoryPoint[], endToEn
   const latency = { first: medianP95(endToEnd.slice(0, k)).median, last: medianP95(endToEnd.slice(-k)).median };
   const first = settled[0]!;
   const last = samples.at(-1)!;
-  console.log(`\n## Long call: ${family}, ${last.atMin.toFixed(1)} min in one job process (${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)})`);
+  console.log(`\n## Long call: ${family}${allocator === 'glibc' ? '' : ` (${allocator})`}, ${last.atMin.toFixed(1)} min in one job process (${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)})`);
   console.log(`${endToEnd.length} turns answered, ${failedTurns} unanswered; job memory after a full GC every ${SAMPLE_MS / 1000} s`);
   console.log(`${'MB'.padEnd(10)} ${'start'.padStart(8)} ${`min ${WARMUP_MIN}`.padStart(8)} ${'end'.padStart(8)} ${'MB/hour after min 1'.padStart(20)} ${'second half'.padStart(12)}  (fitted through each minute's lowest sample)`);
   for (const [name, key, area] of [['heap', 'heapMb', 'heap'], ['external', 'externalMb', 'external'], ['rss', 'rssMb', 'rss']] as const) {
@@ -328,6 +348,7 @@ function report(family: Family, minutes: number, samples: MemoryPoint[], endToEn
   console.log(`reply latency (end of question → first loud reply audio at the user), median of the first ${k} turns ${latency.first.toFixed(0)} ms, of the last ${k} ${latency.last.toFixed(0)} ms`);
   return {
     family,
+    allocator,
     minutes,
     turns: endToEnd.length,
     failedTurns,
@@ -349,10 +370,11 @@ async function plot(r: LongCallResult): Promise<void> {
     const my = settled.reduce((a, s) => a + s[k], 0) / settled.length;
     return { slope: mbPerHour / 60, intercept: my - (mbPerHour / 60) * mx, x0, x1 };
   };
-  const base = join(DOCS, `long-call-${r.family}`);
+  const name = r.allocator === 'glibc' ? r.family : `${r.family}-${r.allocator}`;
+  const base = join(DOCS, `long-call-${name}`);
   const out = await writeLinePlot(
     {
-      title: `One ${r.family} call: job memory after full GC (${r.turns} turns)`,
+      title: `One ${r.family} call${r.allocator === 'glibc' ? '' : ` (${r.allocator})`}: job memory after full GC (${r.turns} turns)`,
       xLabel: 'minutes',
       yLabel: 'MB',
       series: [
@@ -364,8 +386,8 @@ async function plot(r: LongCallResult): Promise<void> {
     base,
   );
   await mkdir(OUT, { recursive: true });
-  await writeFile(join(OUT, `long-call-${r.family}.json`), JSON.stringify(r, null, 1));
-  console.log(`plot: ${out.png.replace(REPO, '')} (samples in bench/out/long-call-${r.family}.json)`);
+  await writeFile(join(OUT, `long-call-${name}.json`), JSON.stringify(r, null, 1));
+  console.log(`plot: ${out.png.replace(REPO, '')} (samples in bench/out/long-call-${name}.json)`);
 }
 
 function signed(v: number, digits = 1): string {
@@ -373,19 +395,20 @@ function signed(v: number, digits = 1): string {
 }
 
 /** `--minutes N --family F --snapshots`, falling back to LONG_CALL_MINUTES / LONG_CALL_FAMILY. */
-export function parseLongCallArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { minutes: number; families: Family[]; snapshots: boolean } {
+export function parseLongCallArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { minutes: number; families: Family[]; snapshots: boolean; allocator: Allocator } {
   const flag = (name: string) => {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const minutes = z.coerce.number().positive().parse(flag('minutes') ?? env.LONG_CALL_MINUTES ?? 10);
   const families = z.array(z.enum(FAMILIES)).min(1).parse((flag('family') ?? env.LONG_CALL_FAMILY ?? 'default').split(',').map((f) => f.trim()));
-  return { minutes, families, snapshots: argv.includes('--snapshots') };
+  const allocator = z.enum(ALLOCATORS, { error: '--allocator must be glibc or jemalloc' }).parse(flag('allocator') ?? 'glibc');
+  return { minutes, families, snapshots: argv.includes('--snapshots'), allocator };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = parseLongCallArgs(process.argv.slice(2));
-  for (const family of args.families) await benchLongCall({ minutes: args.minutes, family, snapshots: args.snapshots });
+  for (const family of args.families) await benchLongCall({ minutes: args.minutes, family, snapshots: args.snapshots, allocator: args.allocator });
   await dispose();
   process.exit(0);
 }
