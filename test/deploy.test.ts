@@ -153,6 +153,15 @@ describe('Dockerfile', () => {
     }
   });
 
+  it('preloads jemalloc in every image, from the path its own install links (glibc malloc fragments under a call)', () => {
+    for (const target of ['runtime', 'web', 'runner', 'tools']) {
+      const ins = stageNamed(target);
+      const preload = envOf(ins).LD_PRELOAD;
+      expect(preload, target).toBe('/usr/local/lib/libjemalloc.so.2');
+      expect(ins.some((i) => i.op === 'RUN' && /apt-get install [^&]*libjemalloc2/.test(i.args) && i.args.includes(`ln -s "$(dpkg -L libjemalloc2 | grep '/libjemalloc\\.so\\.2$')" ${preload}`)), target).toBe(true);
+    }
+  });
+
   it('runs dist/src/main.js start, which the build makes from src/main.ts', () => {
     expect(JSON.parse(lastOf(runtimeIns, 'CMD')!)).toEqual(['node', 'dist/src/main.js', 'start']);
     expect(existsSync('src/main.ts')).toBe(true);
