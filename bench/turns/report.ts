@@ -75,23 +75,20 @@ export function summarize(results: readonly TurnResult[], transport: TransportMs
   const e2e = answered.map((r) => r.e2eMs!);
   const chain = (r: TurnResult) => r.draw.sttFinalMs + r.draw.llmTtftMs + r.draw.ttsTtfbMs;
   const barge = results.flatMap((r) => (r.bargeInStopMs !== undefined ? [r.bargeInStopMs] : []));
-  const workerAdded = answered.flatMap((r) => {
+  // The first moment audio could exist: the turn decided, and the providers' chain (final, first
+  // token, first clause, first byte) done, plus `lateMs` the fakes themselves were late. Anything
+  // after that, to the first avatar frame, the worker added (tokenizing, request set-up, buffering,
+  // resampling, the video tick).
+  const addedBeyond = (r: TurnResult, lateMs: number): number[] => {
     const s = r.stages;
     if (!s || s.transcriptMs === undefined || s.endOfTurnMs === undefined) return [];
-    // The first moment audio could exist: the turn decided, and the providers' chain (final,
-    // first token, first clause, first byte) done. Anything after that, to the first avatar
-    // frame, the worker added (tokenizing, request set-up, buffering, resampling, the video tick).
-    const possible = Math.max(s.endOfTurnMs, s.transcriptMs + r.draw.llmTtftMs + pacingMs(r) + r.draw.ttsTtfbMs);
+    const possible = Math.max(s.endOfTurnMs, s.transcriptMs + r.draw.llmTtftMs + pacingMs(r) + r.draw.ttsTtfbMs + lateMs);
     return [s.firstAvatarFrameMs - possible];
-  });
+  };
+  const workerAdded = answered.flatMap((r) => addedBeyond(r, 0));
   // The same, less what the fakes themselves were late (their timers and synthesis in the bench's
   // busy process, as they recorded it): the part of worker-added that is the worker's.
-  const workerAddedLessFakes = answered.flatMap((r) => {
-    const s = r.stages;
-    if (!s || s.transcriptMs === undefined || s.endOfTurnMs === undefined || r.fakesLateMs === undefined) return [];
-    const possible = Math.max(s.endOfTurnMs, s.transcriptMs + r.draw.llmTtftMs + pacingMs(r) + r.draw.ttsTtfbMs + r.fakesLateMs);
-    return [s.firstAvatarFrameMs - possible];
-  });
+  const workerAddedLessFakes = answered.flatMap((r) => (r.fakesLateMs !== undefined ? addedBeyond(r, r.fakesLateMs) : []));
   const fakesLate = answered.flatMap((r) => (r.fakesLateMs !== undefined ? [r.fakesLateMs] : []));
   const stageNames = ['transcriptMs', 'endOfTurnMs', 'llmFirstTokenMs', 'ttsFirstAudioMs', 'firstAvatarFrameMs'] as const;
   const stagesMs: Record<string, number> = {};
