@@ -106,6 +106,9 @@ describe('client avatar negotiation in a room', () => {
     expect(attributes(c)[AVATAR_ATTRIBUTES.adapter]).toBe('client');
     expect(await rpc(c, RPC_CLIENT_READY, { v: CLIENT_AVATAR_VERSION, profile: 'face2d', renderers: ['face2d', 'gltf'] })).toBe('ok');
     await waitUntil(() => agentTracks(c).some((t) => t.source === TrackSource.SOURCE_MICROPHONE), 5_000, "the agent's voice track");
+    // Another agent in the room (an avatar worker, a second agent) is not a viewer: it is not asked.
+    const other = (await connectClient(server, { identity: `helper-agent-${seq}`, room: c.agent.name!, kind: 'agent' })).room;
+    cleanups.push(() => other.disconnect());
     // Past the window, nothing changes: still drawn by the viewer, no video from the worker.
     const fellBack = new Promise((resolve) => c.avatar.onFallback(resolve));
     expect(await Promise.race([fellBack.then(() => 'fell back'), new Promise((r) => setTimeout(r, WINDOW_MS * 3, 'kept'))])).toBe('kept');
@@ -130,6 +133,21 @@ describe('client avatar negotiation in a room', () => {
     await waitUntil(() => agentTracks(c).filter((t) => t.source === TrackSource.SOURCE_MICROPHONE).length === 1, 5_000, 'one voice track');
   });
 
+  it('a second viewer on a front end without client avatars gets a face too: the room goes to server video', async () => {
+    const c = await call('face2d');
+    await specShown(c, 'face2d');
+    expect(await rpc(c, RPC_CLIENT_READY, { v: CLIENT_AVATAR_VERSION, profile: 'face2d', renderers: ['face2d'] })).toBe('ok');
+    // Someone joins from LiveKit's playground or an rtc-node app: it never says it can draw.
+    const second = (await connectClient(server, { identity: `second-${seq}`, room: c.agent.name! })).room;
+    cleanups.push(() => second.disconnect());
+    await waitUntil(() => publishesVideo(c), 10_000, 'the agent to publish the builtin face');
+    expect(c.avatar.handle.profile.name).toBe('face');
+    expect(c.fallbacks).toEqual([`face2d: viewer second-${seq} did not say it can draw a face2d client avatar within ${WINDOW_MS} ms (a front end without client avatars)`]);
+    // The second viewer sees the video: it is subscribed to it.
+    const agentAtSecond = () => second.remoteParticipants.get(c.agent.localParticipant!.identity);
+    await waitUntil(() => [...(agentAtSecond()?.trackPublications.values() ?? [])].some((t) => t.source === TrackSource.SOURCE_CAMERA && t.track !== undefined), 10_000, 'the second viewer to receive the video');
+  });
+
   it('a viewer whose renderer fails gets the next renderer, then server video', async () => {
     const c = await call('head');
     expect((await specShown(c, 'head')).renderer).toBe('gltf');
@@ -137,8 +155,9 @@ describe('client avatar negotiation in a room', () => {
     expect(await rpc(c, RPC_CLIENT_FAILED, { v: CLIENT_AVATAR_VERSION, profile: 'head', renderer: 'gltf', reason: 'no WebGL' })).toBe('ok');
     // The next renderer in the chain: face2d, still drawn by the viewer.
     expect((await specShown(c, 'face2d')).renderer).toBe('face2d');
-    expect(c.fallbacks).toEqual(['head: viewer user-3: the gltf renderer failed: no WebGL']);
-    expect(attributes(c)[AVATAR_ATTRIBUTES.fallbackReason]).toBe('head: viewer user-3: the gltf renderer failed: no WebGL');
+    const viewer = c.user.localParticipant!.identity;
+    expect(c.fallbacks).toEqual([`head: viewer ${viewer}: the gltf renderer failed: no WebGL`]);
+    expect(attributes(c)[AVATAR_ATTRIBUTES.fallbackReason]).toBe(`head: viewer ${viewer}: the gltf renderer failed: no WebGL`);
     // A late answer about the previous avatar does not count for this one.
     expect(await rpc(c, RPC_CLIENT_FAILED, { v: CLIENT_AVATAR_VERSION, profile: 'head', renderer: 'gltf', reason: 'again' })).toBe('stale');
     await rpc(c, RPC_CLIENT_READY, { v: CLIENT_AVATAR_VERSION, profile: 'face2d', renderers: ['face2d', 'gltf'] });

@@ -52,7 +52,7 @@ export function stubRoom(opts: { viewer?: boolean } = {}): Room {
       setTimeout(() => void rpc.get(RPC_CLIENT_READY)?.(data), 50);
     },
   };
-  return { localParticipant: participant, isConnected: false, on: () => undefined, off: () => undefined } as unknown as Room;
+  return { localParticipant: participant, remoteParticipants: new Map(), isConnected: false, on: () => undefined, off: () => undefined } as unknown as Room;
 }
 
 export class RoomlessSink implements AvatarMediaSink {

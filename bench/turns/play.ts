@@ -9,7 +9,7 @@ import { now } from '../../test/e2e/viewer.js';
 import { sleep } from '../../test/livekit-server/testing.js';
 import { wordsPerSpan, type CorpusTurn } from './corpus.js';
 import type { ChainDraw } from './profiles.js';
-import type { Rig } from './rig.js';
+import type { FakesTrace, Rig } from './rig.js';
 
 /** A turn with no reply this long after the last word is missed. */
 export const MISSED_AFTER_MS = 10_000;
@@ -36,6 +36,10 @@ export interface TurnResult {
    * what the profile drew), as they recorded it; undefined when their requests were not found.
    */
   fakesLateMs?: number;
+  /** The fakes' wall-clock marks for the reply (rig.ts), to split the worker's share into links. */
+  fakes?: FakesTrace;
+  /** The worker's end of speech for this turn (wall clock, from `avatar.latency`); `stages` count from it. */
+  endOfSpeechAt?: number;
   /** User's barge-in onset → the agent's voice stops at the ear. */
   bargeInStopMs?: number;
   /** The agent's states as the user saw them during the turn, ms from the end of the last word. */
@@ -77,7 +81,10 @@ export async function playTurn(rig: Rig, turn: CorpusTurn, options: PlayOptions)
   if (onset === undefined) result.missed = true;
   else if (!result.falseCutIn) result.e2eMs = Math.round(onset - lastWordAt);
   // The fakes log on the wall clock: the reply's onset there.
-  if (onset !== undefined) result.fakesLateMs = rig.fakesLateMs(Date.now() - (now() - onset), options.reply, options.draw);
+  if (onset !== undefined) {
+    result.fakes = rig.fakesTrace(Date.now() - (now() - onset), options.reply, options.draw);
+    result.fakesLateMs = result.fakes?.lateMs;
+  }
 
   if (options.bargeIn && onset !== undefined && !result.falseCutIn) {
     const barge = options.bargeIn;
@@ -108,7 +115,10 @@ export async function playTurn(rig: Rig, turn: CorpusTurn, options: PlayOptions)
     .slice(latencyBefore)
     .map((l) => l.message)
     .sort((a, b) => Math.abs(a.endOfSpeechAt - lastWordAt) - Math.abs(b.endOfSpeechAt - lastWordAt))[0];
-  if (message) result.stages = message.marks;
+  if (message) {
+    result.stages = message.marks;
+    result.endOfSpeechAt = message.endOfSpeechAt;
+  }
   result.states = caller.states.filter((s) => s.at >= firstWordAt - 2_000).map((s) => [s.state, Math.round(s.at - lastWordAt)]);
   return result;
 }

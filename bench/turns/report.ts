@@ -7,7 +7,7 @@
 import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
-import type { ConfigName } from './rig.js';
+import type { ConfigName, FakesTrace } from './rig.js';
 import type { TurnResult } from './play.js';
 import type { ProfileName } from './profiles.js';
 import type { TransportMs } from './transport.js';
@@ -37,6 +37,32 @@ export interface ConfigSummary {
   fakesLateMs: Pcts;
   /** Medians of the worker's own stage marks (ms after its end of speech). */
   stagesMs: Record<string, number>;
+  /** Worker-added split by link, from the worker's marks set against the fakes' (see LINKS). */
+  linksMs: Partial<Record<LinkName, Pcts>>;
+}
+
+/**
+ * The links of a reply between what the worker marked (`avatar.latency`, wall clock from its end
+ * of speech) and what the fakes recorded (rig.ts FakesTrace): each is time the worker, not a
+ * provider, spent. What the fakes themselves take (their drawn latency, and any lateness) falls
+ * between the links, so it is in none of them.
+ */
+type LinkFn = (trace: FakesTrace, stages: NonNullable<TurnResult['stages']>, endOfSpeechAt: number) => number | undefined;
+export const LINKS = {
+  'final transcript → LLM request arrives': (t, s, eos) => (s.transcriptMs === undefined ? undefined : t.chatAt - (eos + s.transcriptMs)),
+  'LLM first token sent → worker has it': (t, s, eos) => (s.llmFirstTokenMs === undefined ? undefined : eos + s.llmFirstTokenMs - t.firstTokenAt),
+  'first clause sent → TTS request arrives': (t) => t.speechAt - t.clauseAt,
+  'TTS first byte sent → worker has audio': (t, s, eos) => (s.ttsFirstAudioMs === undefined ? undefined : eos + s.ttsFirstAudioMs - t.firstByteAt),
+  'audio or commit → first avatar frame': (_t, s) => (s.ttsFirstAudioMs === undefined || s.endOfTurnMs === undefined ? undefined : s.firstAvatarFrameMs - Math.max(s.ttsFirstAudioMs, s.endOfTurnMs)),
+} satisfies Record<string, LinkFn>;
+export type LinkName = keyof typeof LINKS;
+
+export function linkValues(results: readonly TurnResult[], name: LinkName): number[] {
+  return results.flatMap((r) => {
+    if (!r.fakes || !r.stages || r.endOfSpeechAt === undefined) return [];
+    const v = (LINKS[name] as LinkFn)(r.fakes, r.stages, r.endOfSpeechAt);
+    return v === undefined ? [] : [v];
+  });
 }
 
 export interface BenchReport {
@@ -113,6 +139,10 @@ export function summarize(results: readonly TurnResult[], transport: TransportMs
     workerAddedLessFakesMs: pcts(workerAddedLessFakes),
     fakesLateMs: pcts(fakesLate),
     stagesMs,
+    linksMs: Object.fromEntries((Object.keys(LINKS) as LinkName[]).flatMap((name) => {
+      const v = linkValues(answered, name);
+      return v.length ? [[name, pcts(v)]] : [];
+    })),
   };
 }
 
@@ -143,8 +173,10 @@ export function formatTable(report: BenchReport): string {
     ['worker: LLM first token', (s) => s.stagesMs.llmFirstTokenMs ?? NaN],
     ['worker: TTS first audio', (s) => s.stagesMs.ttsFirstAudioMs ?? NaN],
     ['worker: first avatar frame', (s) => s.stagesMs.firstAvatarFrameMs ?? NaN],
+    ...(Object.keys(LINKS) as LinkName[]).map((name): [string, (s: ConfigSummary) => string] => [`link: ${name} p50 / p95`, (s) => (s.linksMs[name] ? `${Math.round(s.linksMs[name].p50)} / ${Math.round(s.linksMs[name].p95)}` : '–')]),
   ];
   const cell = (v: number | string) => (typeof v === 'number' ? (Number.isFinite(v) ? String(Math.round(v)) : '–') : v).padStart(9);
+  const labelWidth = Math.max(36, ...rows.map(([label]) => label.length + 1));
   const lines = [
     `## Turn-taking at the user's ear: profile ${report.profile}, corpus ${report.corpus}, ms`,
     `test server transport (click, median): user→agent ${report.transportMs.userToAgent}, agent→user ${report.transportMs.agentToUser}; ${report.machine}`,
@@ -154,12 +186,12 @@ export function formatTable(report: BenchReport): string {
         ]
       : []),
     ...(report.oursSettings ? [`ours: TURN_PRESET=tuned with ${Object.entries(report.oursSettings).map(([k, v]) => `${k}=${v}`).join(' ')}`] : []),
-    `${''.padEnd(36)}${names.map((n) => n.padStart(9)).join('')}${ours && stock ? '  ours/stock'.padStart(12) : ''}`,
+    `${''.padEnd(labelWidth)}${names.map((n) => n.padStart(9)).join('')}${ours && stock ? '  ours/stock'.padStart(12) : ''}`,
   ];
   for (const [label, get] of rows) {
     const values = names.map((n) => get(report.configs[n]!));
     const ratio = ours && stock && typeof get(ours) === 'number' && label.includes('p') && !label.startsWith('false') ? ((get(ours) as number) / (get(stock) as number)).toFixed(2) : '';
-    lines.push(`${label.padEnd(36)}${values.map(cell).join('')}${ratio ? ratio.padStart(12) : ''}`);
+    lines.push(`${label.padEnd(labelWidth)}${values.map(cell).join('')}${ratio ? ratio.padStart(12) : ''}`);
   }
   return lines.join('\n');
 }

@@ -23,8 +23,8 @@ export interface Rig {
   worker: WorkerProcess;
   /** Sets what the next utterances say (one entry per speech stretch) and this turn's provider latencies. */
   prepare(transcripts: string[], reply: string, draw: ChainDraw): void;
-  /** See fakesLateness. */
-  fakesLateMs(replyHeardAt: number, reply: string, draw: ChainDraw): number | undefined;
+  /** See fakesTrace. */
+  fakesTrace(replyHeardAt: number, reply: string, draw: ChainDraw): FakesTrace | undefined;
   close(): Promise<void>;
 }
 
@@ -100,7 +100,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
         openai.setKnobs('chat', { ttftMs: draw.llmTtftMs });
         openai.setKnobs('speech', { ttfbMs: draw.ttsTtfbMs });
       },
-      fakesLateMs: (replyHeardAt, reply, draw) => fakesLateness(openai.requests, replyHeardAt, firstClauseGaps(reply), draw, profile.llmTokenMs),
+      fakesTrace: (replyHeardAt, reply, draw) => fakesTrace(openai.requests, replyHeardAt, firstClauseGaps(reply), draw, profile.llmTokenMs),
       async close() {
         await caller.close();
         await closeAll();
@@ -113,19 +113,41 @@ export async function startRig(options: RigOptions): Promise<Rig> {
 }
 
 /**
- * How late the fakes were for a reply heard at `replyHeardAt` (wall clock), beyond what the profile
- * drew: the LLM's first clause (the last chat request before the reply: earlier ones were
- * preemptive and cancelled) after its time to first token and token pacing, plus the TTS's first
- * byte of the first speech request after that chat request. A fake's timers run in the bench's
- * own busy process; without this, their lateness would count as the worker's.
+ * The fakes' own account of a reply heard at `replyHeardAt` (wall clock, ms since the epoch): the
+ * LLM's request (the last chat request before the reply: earlier ones were preemptive and
+ * cancelled), when it wrote the first token and the first clause's last one, and the first speech
+ * request after it and its first byte. Set against the worker's marks, these split the worker's
+ * share into links (request set-up, stream parsing, tokenizing) and the fakes' share.
  */
-export function fakesLateness(requests: readonly RecordedRequest[], replyHeardAt: number, gaps: number, draw: ChainDraw, tokenMs: number): number | undefined {
+export interface FakesTrace {
+  chatAt: number;
+  firstTokenAt: number;
+  clauseAt: number;
+  speechAt: number;
+  firstByteAt: number;
+  /**
+   * How late the fakes were beyond what the profile drew: the first clause after its time to first
+   * token and token pacing, plus the TTS's first byte. A fake's timers run in the bench's own busy
+   * process; without this, their lateness would count as the worker's.
+   */
+  lateMs: number;
+}
+
+export function fakesTrace(requests: readonly RecordedRequest[], replyHeardAt: number, gaps: number, draw: ChainDraw, tokenMs: number): FakesTrace | undefined {
   const chat = [...requests].reverse().find((r) => r.endpoint === 'chat' && r.at <= replyHeardAt && (r.writes?.length ?? 0) > 1 + gaps);
   if (!chat) return undefined;
   const speech = requests.find((r) => r.endpoint === 'speech' && r.seq > chat.seq && r.at <= replyHeardAt && (r.writes?.length ?? 0) > 0);
   if (!speech) return undefined;
   // writes[0] is the role chunk, writes[1] the first token, each later one a token gap after.
-  const llmLate = chat.writes![1 + gaps]! - chat.at - (draw.llmTtftMs + gaps * tokenMs);
-  const ttsLate = speech.writes![0]! - speech.at - draw.ttsTtfbMs;
-  return Math.max(0, llmLate) + Math.max(0, ttsLate);
+  const firstTokenAt = chat.writes![1]!;
+  const clauseAt = chat.writes![1 + gaps]!;
+  const firstByteAt = speech.writes![0]!;
+  const llmLate = clauseAt - chat.at - (draw.llmTtftMs + gaps * tokenMs);
+  const ttsLate = firstByteAt - speech.at - draw.ttsTtfbMs;
+  return { chatAt: chat.at, firstTokenAt, clauseAt, speechAt: speech.at, firstByteAt, lateMs: Math.max(0, llmLate) + Math.max(0, ttsLate) };
+}
+
+/** See FakesTrace.lateMs. */
+export function fakesLateness(requests: readonly RecordedRequest[], replyHeardAt: number, gaps: number, draw: ChainDraw, tokenMs: number): number | undefined {
+  return fakesTrace(requests, replyHeardAt, gaps, draw, tokenMs)?.lateMs;
 }

@@ -1,4 +1,4 @@
-import type { Room, RpcInvocationData } from '@livekit/rtc-node';
+import { ParticipantKind, RoomEvent, type RemoteParticipant, type Room, type RpcInvocationData } from '@livekit/rtc-node';
 import type { z } from 'zod';
 import type { AvatarAdapter, AvatarContext, AvatarHandle } from '../contract.js';
 import { publishVoice } from '../none.js';
@@ -24,6 +24,12 @@ export type ClientProfile = z.infer<typeof clientProfileSchema> & { name: string
  * rtc-node viewer, the agents playground, any other front end), a page that cannot draw this
  * renderer, or a failure: `lost` resolves with the reason, and the registry moves down the
  * profile's fallback chain (another client renderer, or server-rendered video), mid-call.
+ *
+ * Every viewer must be able to draw it, not just one: a room with our page and another front end
+ * (a second user on the agents playground, LiveKit's starter app) would leave the second without a
+ * face. So each viewer (a standard participant: not an agent, an avatar worker or a SIP caller,
+ * who see no video) gets the window from when it is there, and one that stays silent or cannot
+ * draw it sends the room down the chain, to server video that every front end can show.
  */
 export function clientAdapter(profile: ClientProfile): AvatarAdapter {
   return {
@@ -40,10 +46,26 @@ export function clientAdapter(profile: ClientProfile): AvatarAdapter {
       };
       let settle!: (reason: string) => void;
       const lost = new Promise<string>((resolve) => (settle = resolve));
-      let drawnBy: string | undefined;
-      const timer = setTimeout(() => {
-        if (!drawnBy) settle(`no viewer said it can draw a ${profile.renderer} client avatar within ${profile.announceTimeoutMs} ms (a front end without client avatars)`);
-      }, profile.announceTimeoutMs);
+      const drawing = new Set<string>();
+      const waiting = new Map<string, NodeJS.Timeout>();
+      const expectViewer = (p: RemoteParticipant) => {
+        if (p.kind !== ParticipantKind.STANDARD || drawing.has(p.identity) || waiting.has(p.identity)) return;
+        waiting.set(
+          p.identity,
+          setTimeout(() => {
+            const who = drawing.size ? `viewer ${p.identity} did not say` : 'no viewer said';
+            settle(`${who} it can draw a ${profile.renderer} client avatar within ${profile.announceTimeoutMs} ms (a front end without client avatars)`);
+          }, profile.announceTimeoutMs),
+        );
+      };
+      const forget = (p: RemoteParticipant) => {
+        clearTimeout(waiting.get(p.identity));
+        waiting.delete(p.identity);
+        drawing.delete(p.identity);
+      };
+      for (const p of room.remoteParticipants.values()) expectViewer(p);
+      room.on(RoomEvent.ParticipantConnected, expectViewer);
+      room.on(RoomEvent.ParticipantDisconnected, forget);
       const unregister = [
         answer(room, RPC_CLIENT_READY, (data) => {
           const ready = parseJson(data.payload, clientReadySchema);
@@ -53,9 +75,10 @@ export function clientAdapter(profile: ClientProfile): AvatarAdapter {
             settle(`viewer ${data.callerIdentity} cannot draw ${spec.renderer} (it draws: ${ready.renderers.join(', ') || 'nothing'})`);
             return 'unsupported';
           }
-          if (!drawnBy) ctx.logger.info({ avatar: spec.profile, renderer: spec.renderer, viewer: data.callerIdentity }, 'the viewer draws the avatar');
-          drawnBy ??= data.callerIdentity;
-          clearTimeout(timer);
+          if (!drawing.has(data.callerIdentity)) ctx.logger.info({ avatar: spec.profile, renderer: spec.renderer, viewer: data.callerIdentity }, 'the viewer draws the avatar');
+          clearTimeout(waiting.get(data.callerIdentity));
+          waiting.delete(data.callerIdentity);
+          drawing.add(data.callerIdentity);
           return 'ok';
         }),
         answer(room, RPC_CLIENT_FAILED, (data) => {
@@ -73,7 +96,10 @@ export function clientAdapter(profile: ClientProfile): AvatarAdapter {
         attributes: { [AVATAR_ATTRIBUTES.client]: JSON.stringify(spec) },
         lost,
         close: async () => {
-          clearTimeout(timer);
+          for (const t of waiting.values()) clearTimeout(t);
+          waiting.clear();
+          room.off(RoomEvent.ParticipantConnected, expectViewer);
+          room.off(RoomEvent.ParticipantDisconnected, forget);
           for (const u of unregister) u();
           await voiceTrack.close();
         },
