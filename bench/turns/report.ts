@@ -39,6 +39,8 @@ export interface ConfigSummary {
   stagesMs: Record<string, number>;
   /** Worker-added split by link, from the worker's marks set against the fakes' (see LINKS). */
   linksMs: Partial<Record<LinkName, Pcts>>;
+  /** Replies whose LLM or TTS request opened a connection (paying the handshake the profile's `connectMs` stands for), of the replies traced. */
+  newConnections: { llm: number; tts: number; of: number };
 }
 
 /**
@@ -143,8 +145,16 @@ export function summarize(results: readonly TurnResult[], transport: TransportMs
       const v = linkValues(answered, name);
       return v.length ? [[name, pcts(v)]] : [];
     })),
+    newConnections: {
+      llm: answered.filter((r) => r.fakes?.chatNewConnection).length,
+      tts: answered.filter((r) => r.fakes?.speechNewConnection).length,
+      of: answered.filter((r) => r.fakes).length,
+    },
   };
 }
+
+/** Width of a value column: "123 / 1234" and a space. */
+const CELL = 13;
 
 export function formatTable(report: BenchReport): string {
   const ours = report.configs.ours;
@@ -173,9 +183,10 @@ export function formatTable(report: BenchReport): string {
     ['worker: LLM first token', (s) => s.stagesMs.llmFirstTokenMs ?? NaN],
     ['worker: TTS first audio', (s) => s.stagesMs.ttsFirstAudioMs ?? NaN],
     ['worker: first avatar frame', (s) => s.stagesMs.firstAvatarFrameMs ?? NaN],
+    ['replies on a new connection: LLM / TTS', (s) => `${s.newConnections.llm} / ${s.newConnections.tts} of ${s.newConnections.of}`],
     ...(Object.keys(LINKS) as LinkName[]).map((name): [string, (s: ConfigSummary) => string] => [`link: ${name} p50 / p95`, (s) => (s.linksMs[name] ? `${Math.round(s.linksMs[name].p50)} / ${Math.round(s.linksMs[name].p95)}` : '–')]),
   ];
-  const cell = (v: number | string) => (typeof v === 'number' ? (Number.isFinite(v) ? String(Math.round(v)) : '–') : v).padStart(9);
+  const cell = (v: number | string) => (typeof v === 'number' ? (Number.isFinite(v) ? String(Math.round(v)) : '–') : v).padStart(CELL);
   const labelWidth = Math.max(36, ...rows.map(([label]) => label.length + 1));
   const lines = [
     `## Turn-taking at the user's ear: profile ${report.profile}, corpus ${report.corpus}, ms`,
@@ -186,7 +197,7 @@ export function formatTable(report: BenchReport): string {
         ]
       : []),
     ...(report.oursSettings ? [`ours: TURN_PRESET=tuned with ${Object.entries(report.oursSettings).map(([k, v]) => `${k}=${v}`).join(' ')}`] : []),
-    `${''.padEnd(labelWidth)}${names.map((n) => n.padStart(9)).join('')}${ours && stock ? '  ours/stock'.padStart(12) : ''}`,
+    `${''.padEnd(labelWidth)}${names.map((n) => n.padStart(CELL)).join('')}${ours && stock ? '  ours/stock'.padStart(12) : ''}`,
   ];
   for (const [label, get] of rows) {
     const values = names.map((n) => get(report.configs[n]!));

@@ -125,6 +125,9 @@ export interface FakesTrace {
   clauseAt: number;
   speechAt: number;
   firstByteAt: number;
+  /** The LLM's and the TTS's request each opened a connection (and paid its handshake). */
+  chatNewConnection: boolean;
+  speechNewConnection: boolean;
   /**
    * How late the fakes were beyond what the profile drew: the first clause after its time to first
    * token and token pacing, plus the TTS's first byte. A fake's timers run in the bench's own busy
@@ -144,7 +147,16 @@ export function fakesTrace(requests: readonly RecordedRequest[], replyHeardAt: n
   const firstByteAt = speech.writes![0]!;
   const llmLate = clauseAt - chat.at - (draw.llmTtftMs + gaps * tokenMs);
   const ttsLate = firstByteAt - speech.at - draw.ttsTtfbMs;
-  return { chatAt: chat.at, firstTokenAt, clauseAt, speechAt: speech.at, firstByteAt, lateMs: Math.max(0, llmLate) + Math.max(0, ttsLate) };
+  return {
+    chatAt: chat.at,
+    firstTokenAt,
+    clauseAt,
+    speechAt: speech.at,
+    firstByteAt,
+    chatNewConnection: chat.newConnection === true,
+    speechNewConnection: speech.newConnection === true,
+    lateMs: Math.max(0, llmLate) + Math.max(0, ttsLate),
+  };
 }
 
 /** See FakesTrace.lateMs. */

@@ -86,6 +86,8 @@ export interface RecordedRequest {
    * from the client's.
    */
   writes?: number[];
+  /** HTTP: the request opened its connection (and so paid the fake's `connectMs`, where it has one). */
+  newConnection?: boolean;
 }
 
 /** Shared bookkeeping of received requests, so every fake exposes `requests` the same way. */

@@ -131,7 +131,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = parseUrl(req);
     const endpoint = ENDPOINTS[`${req.method} ${url.pathname}`];
-    if (!opened.has(req.socket)) {
+    const newConnection = !opened.has(req.socket);
+    if (newConnection) {
       opened.add(req.socket);
       openedBy.push(endpoint ?? url.pathname);
       await sleep(connectMs, signal);
@@ -141,7 +142,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
 
     const fault = endpoint === 'models' ? null : knobs[endpoint].takeFault();
     const apiKey = credentialFromAuthorization(req.headers.authorization, 'Bearer');
-    const record = log.add({ method: req.method!, path: url.pathname, query: url.searchParams, headers: req.headers, endpoint, apiKey, fault });
+    const record = log.add({ method: req.method!, path: url.pathname, query: url.searchParams, headers: req.headers, endpoint, apiKey, fault, newConnection });
     const reply: Reply = (status, body) => {
       record.status = status;
       sendJson(res, status, body, { 'x-request-id': `req_${randomUUID().replaceAll('-', '')}` });
