@@ -1,6 +1,6 @@
 /**
- * What the TTS is asked to say, and when: the first clause of a reply goes out as soon as the word
- * after it arrives (agents' sentence tokenizer holds it until the next sentence has begun and
+ * What the TTS is asked to say, and when: the first clause of a reply goes out with the token that
+ * ends it, or when the next word arrives if that token could still go on (agents' sentence tokenizer holds it until the next sentence has begun and
  * merges short sentences), the rest in sentence-sized chunks, and no text is lost or reordered.
  */
 import { describe, expect, it } from 'vitest';
@@ -29,9 +29,9 @@ async function feed(stream: tokenize.SentenceStream, text: string): Promise<{ to
 }
 
 describe('ClauseFirstTokenizer', () => {
-  it('releases the first clause when the next word arrives, then sentence-sized chunks; nothing lost', async () => {
+  it('releases the first clause with the token that ends it, then sentence-sized chunks; nothing lost', async () => {
     const chunks = await feed(new ClauseFirstTokenizer().stream(), REPLY);
-    expect(chunks[0]).toEqual({ token: 'Sure,', afterWord: 2 });
+    expect(chunks[0]).toEqual({ token: 'Sure,', afterWord: 1 });
     expect(chunks.map((c) => c.token).join(' ')).toBe(REPLY);
     for (const c of chunks.slice(1, -1)) expect(c.token.length).toBeGreaterThanOrEqual(40);
   });
@@ -55,6 +55,24 @@ describe('ClauseFirstTokenizer', () => {
     await reading;
     expect(tokens[0]).toBe('Okay,');
     expect(tokens).toContain('Hello again,');
+  });
+
+  it('waits for the next token where the clause could still go on: a number, a short word', async () => {
+    // "1," may be "1,000"; "So," is too short to say alone and is kept with what follows.
+    const chunks = await feed(new ClauseFirstTokenizer().stream(), 'It is 1,000 dollars a month, paid in advance.');
+    expect(chunks[0]).toEqual({ token: 'It is 1,000 dollars a month,', afterWord: 6 });
+    const tokens: string[] = [];
+    const stream = new ClauseFirstTokenizer().stream();
+    const reading = (async () => {
+      for await (const t of stream) tokens.push(t.token);
+    })();
+    for (const delta of ['It is 1,', '000 dollars.', ' So,', ' yes.']) {
+      stream.pushText(delta);
+      await new Promise((r) => setImmediate(r));
+    }
+    stream.endInput();
+    await reading;
+    expect(tokens).toEqual(['It is 1,000 dollars.', 'So, yes.']);
   });
 
   it('does not split inside numbers, abbreviations or words', () => {
