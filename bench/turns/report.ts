@@ -183,7 +183,7 @@ export function formatTable(report: BenchReport): string {
     ['worker: LLM first token', (s) => s.stagesMs.llmFirstTokenMs ?? NaN],
     ['worker: TTS first audio', (s) => s.stagesMs.ttsFirstAudioMs ?? NaN],
     ['worker: first avatar frame', (s) => s.stagesMs.firstAvatarFrameMs ?? NaN],
-    ['replies on a new connection: LLM / TTS', (s) => `${s.newConnections.llm} / ${s.newConnections.tts} of ${s.newConnections.of}`],
+    ['replies on a new connection: LLM / TTS', (s) => `${s.newConnections.llm}/${s.newConnections.tts} of ${s.newConnections.of}`],
     ...(Object.keys(LINKS) as LinkName[]).map((name): [string, (s: ConfigSummary) => string] => [`link: ${name} p50 / p95`, (s) => (s.linksMs[name] ? `${Math.round(s.linksMs[name].p50)} / ${Math.round(s.linksMs[name].p95)}` : '–')]),
   ];
   const cell = (v: number | string) => (typeof v === 'number' ? (Number.isFinite(v) ? String(Math.round(v)) : '–') : v).padStart(CELL);
