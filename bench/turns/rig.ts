@@ -158,8 +158,3 @@ export function fakesTrace(requests: readonly RecordedRequest[], replyHeardAt: n
     lateMs: Math.max(0, llmLate) + Math.max(0, ttsLate),
   };
 }
-
-/** See FakesTrace.lateMs. */
-export function fakesLateness(requests: readonly RecordedRequest[], replyHeardAt: number, gaps: number, draw: ChainDraw, tokenMs: number): number | undefined {
-  return fakesTrace(requests, replyHeardAt, gaps, draw, tokenMs)?.lateMs;
-}

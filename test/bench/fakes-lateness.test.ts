@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstClauseGaps, linkValues } from '../../bench/turns/report.js';
-import { fakesLateness, fakesTrace, type FakesTrace } from '../../bench/turns/rig.js';
+import { fakesTrace, type FakesTrace } from '../../bench/turns/rig.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
 
 /**
@@ -64,6 +64,6 @@ describe("bench:turns: the fakes' own lateness", () => {
   });
 
   it('is unknown when the reply came before any answer of the fakes', () => {
-    expect(fakesLateness(openai.requests, 0, firstClauseGaps(REPLY), draw, TOKEN_MS)).toBeUndefined();
+    expect(fakesTrace(openai.requests, 0, firstClauseGaps(REPLY), draw, TOKEN_MS)).toBeUndefined();
   });
 });

@@ -58,9 +58,12 @@ export function clientAdapter(profile: ClientProfile): AvatarAdapter {
           }, profile.announceTimeoutMs),
         );
       };
+      const stopWaiting = (identity: string) => {
+        clearTimeout(waiting.get(identity));
+        waiting.delete(identity);
+      };
       const forget = (p: RemoteParticipant) => {
-        clearTimeout(waiting.get(p.identity));
-        waiting.delete(p.identity);
+        stopWaiting(p.identity);
         drawing.delete(p.identity);
       };
       for (const p of room.remoteParticipants.values()) expectViewer(p);
@@ -76,8 +79,7 @@ export function clientAdapter(profile: ClientProfile): AvatarAdapter {
             return 'unsupported';
           }
           if (!drawing.has(data.callerIdentity)) ctx.logger.info({ avatar: spec.profile, renderer: spec.renderer, viewer: data.callerIdentity }, 'the viewer draws the avatar');
-          clearTimeout(waiting.get(data.callerIdentity));
-          waiting.delete(data.callerIdentity);
+          stopWaiting(data.callerIdentity);
           drawing.add(data.callerIdentity);
           return 'ok';
         }),
