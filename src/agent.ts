@@ -4,6 +4,7 @@ import { prewarmAvatar } from './avatar/prewarm.js';
 import { attachAvatar, rendersLocally } from './avatar/registry.js';
 import { loadConfig } from './config/config.js';
 import { createLogger } from './logging.js';
+import { startJobCpuProfile } from './metrics/job-cpu-profile.js';
 import { describeGrowth, samplingFromEnv, watchJobMemory } from './metrics/job-memory.js';
 import { connectJobReporter } from './metrics/job-reporter.js';
 import { reportAvatarFrames } from './metrics/avatar-frame-reporter.js';
@@ -12,7 +13,7 @@ import { reportTurns } from './metrics/report-turns.js';
 import { TurnTimeline } from './metrics/turn-timeline.js';
 import { describePipelineError } from './pipeline/describe-error.js';
 import { acceptPreConnectAudio } from './pipeline/pre-connect/index.js';
-import { buildSession, ConversationAgent, vadOptions } from './pipeline/session.js';
+import { buildSession, ConversationAgent, roomInputOptions, vadOptions } from './pipeline/session.js';
 import { startTracing } from './telemetry/tracing.js';
 
 /**
@@ -32,6 +33,9 @@ export default defineAgent({
   entry: async (ctx: JobContext) => {
     const config = loadConfig();
     const logger = createLogger({ level: config.logLevel, secrets: config.secrets, format: config.logFormat }).child({ jobId: ctx.job.id, room: ctx.job.room?.name });
+    // Bench only (VOICE_AVATAR_CPU_PROFILE_DIR): this job's CPU profile, written when it ends.
+    const writeCpuProfile = await startJobCpuProfile();
+    if (writeCpuProfile) ctx.addShutdownCallback(async () => void logger.info({ file: await writeCpuProfile() }, 'job CPU profile written'));
     if (config.tracing) {
       const tracing = startTracing({ ...config.tracing, attributes: { room_name: ctx.job.room?.name ?? '', job_id: ctx.job.id } });
       ctx.addShutdownCallback(() => tracing.shutdown());
@@ -97,7 +101,7 @@ export default defineAgent({
     // The session keeps going (see buildSession); say which stage failed and why.
     session.on(voice.AgentSessionEventTypes.Error, (ev) => logger.error(`${describePipelineError(ev)}; the conversation continues`));
 
-    await session.start({ agent: new ConversationAgent(config, timeline, avatar.handle.tools), room: ctx.room });
+    await session.start({ agent: new ConversationAgent(config, timeline, avatar.handle.tools), room: ctx.room, inputOptions: roomInputOptions(config) });
     if (config.agent.greeting) {
       await ctx.waitForParticipant();
       session.say(config.agent.greeting);
