@@ -6,7 +6,7 @@
  * (patches/@livekit+agents+1.9.0.patch) copies once. This times the installed class against
  * upstream's write, kept here verbatim for the comparison, on the chunk sizes each caller sees.
  *
- * Run: npx tsx bench/audio-byte-stream.ts
+ * Run: npx tsx bench/audio-byte-stream.ts (also part of npm run bench)
  */
 import { AudioByteStream, initializeLogger } from '@livekit/agents';
 
@@ -35,30 +35,34 @@ const CASES = [
 ];
 const AUDIO_SECONDS = 60;
 
-initializeLogger({ pretty: false, level: 'warn' });
-console.log(`## AudioByteStream: event-loop time to cut ${AUDIO_SECONDS} s of audio into frames (ms; best of 5)`);
-console.log(`${'case'.padEnd(66)} ${'upstream'.padStart(9)} ${'patched'.padStart(8)} ${'ratio'.padStart(6)}`);
-for (const c of CASES) {
-  const bytesPerFrame = (c.rate * c.frameMs * 2) / 1000;
-  const chunks = Math.ceil((c.rate * 2 * AUDIO_SECONDS) / c.chunkBytes);
-  const chunk = new Uint8Array(c.chunkBytes);
-  const time = (make: () => (d: Uint8Array) => unknown) => {
-    let best = Infinity;
-    for (let run = 0; run < 5; run++) {
-      const write = make();
-      const t = performance.now();
-      for (let i = 0; i < chunks; i++) write(chunk);
-      best = Math.min(best, performance.now() - t);
-    }
-    return best;
-  };
-  const upstream = time(() => {
-    const splitter = new UpstreamSplitter(bytesPerFrame);
-    return (d) => splitter.write(d);
-  });
-  const patched = time(() => {
-    const stream = new AudioByteStream(c.rate, 1, bytesPerFrame / 2);
-    return (d) => stream.write(d);
-  });
-  console.log(`${c.what.padEnd(66)} ${upstream.toFixed(1).padStart(9)} ${patched.toFixed(1).padStart(8)} ${(patched / upstream).toFixed(3).padStart(6)}`);
+export function benchAudioByteStream(): void {
+  initializeLogger({ pretty: false, level: 'warn' });
+  console.log(`## AudioByteStream: event-loop time to cut ${AUDIO_SECONDS} s of audio into frames (ms; best of 5)`);
+  console.log(`${'case'.padEnd(66)} ${'upstream'.padStart(9)} ${'patched'.padStart(8)} ${'ratio'.padStart(6)}`);
+  for (const c of CASES) {
+    const bytesPerFrame = (c.rate * c.frameMs * 2) / 1000;
+    const chunks = Math.ceil((c.rate * 2 * AUDIO_SECONDS) / c.chunkBytes);
+    const chunk = new Uint8Array(c.chunkBytes);
+    const time = (make: () => (d: Uint8Array) => unknown) => {
+      let best = Infinity;
+      for (let run = 0; run < 5; run++) {
+        const write = make();
+        const t = performance.now();
+        for (let i = 0; i < chunks; i++) write(chunk);
+        best = Math.min(best, performance.now() - t);
+      }
+      return best;
+    };
+    const upstream = time(() => {
+      const splitter = new UpstreamSplitter(bytesPerFrame);
+      return (d) => splitter.write(d);
+    });
+    const patched = time(() => {
+      const stream = new AudioByteStream(c.rate, 1, bytesPerFrame / 2);
+      return (d) => stream.write(d);
+    });
+    console.log(`${c.what.padEnd(66)} ${upstream.toFixed(1).padStart(9)} ${patched.toFixed(1).padStart(8)} ${(patched / upstream).toFixed(3).padStart(6)}`);
+  }
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) benchAudioByteStream();

@@ -36,6 +36,9 @@ export interface ProfileSummary {
   stretches: { ms: number; atMs: number; mostly: string }[];
 }
 
+/** Node's own frames between the event loop and the work it runs (skipped to name the work). */
+const EVENT_LOOP_FRAME = /^\((root|program)\)|^(processTimers|listOnTimeout|processImmediate|processTicksAndRejections|runMicrotasks|runNextTicks|callbackTrampoline)( |$)/;
+
 /** Samples closer than this with no idle sample between them belong to one busy stretch. */
 const SAME_STRETCH_US = 3_000;
 
@@ -83,7 +86,14 @@ export function summarizeProfile(profile: CpuProfile): ProfileSummary {
     }
     stretch.end = t;
     // The function below the event loop's own frames: what this piece of the stretch was doing.
-    const task = stackOf(id).findLast((fn) => !/^\((root|program)\)|^(processTimers|listOnTimeout|processImmediate|processTicksAndRejections|runMicrotasks|runNextTicks|callbackTrampoline)( |$)/.test(fn)) ?? name(id);
+    const stack = stackOf(id);
+    let task = name(id);
+    for (let k = stack.length - 1; k >= 0; k--) {
+      if (!EVENT_LOOP_FRAME.test(stack[k]!)) {
+        task = stack[k]!;
+        break;
+      }
+    }
     stretch.leaf.set(task, (stretch.leaf.get(task) ?? 0) + dt);
   });
   close();

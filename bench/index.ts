@@ -10,10 +10,12 @@ import { benchRenderer } from './renderer.js';
 import { benchSoak } from './soak.js';
 import { benchTurnLatency } from './turn-latency.js';
 import { benchUnrealBridge } from './unreal-bridge.js';
+import { benchAudioByteStream } from './audio-byte-stream.js';
 
 console.log(`# voice-avatar-worker bench: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
 await benchBuiltinAvatar();
 await benchTurnLatency(Number(process.env.BENCH_TURNS ?? 20));
+benchAudioByteStream();
 await benchRemoteAvatar(Number(process.env.BENCH_REMOTE_RUNS ?? 10));
 await benchUnrealBridge();
 await benchRenderer();
