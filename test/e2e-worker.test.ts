@@ -31,7 +31,7 @@ import { startTestLiveKitServer, type TestLiveKitServer } from './livekit-server
 import { connectClient, nextEvent, RoomEvent, sleep, waitUntil, withTimeout } from './livekit-server/testing.js';
 import { jitterSnapshot, meanHeldMs, type JitterSnapshot } from './e2e/jitter.js';
 import { between, bestLag, finishedVoice, median, mouthMotion, onsets, percentile, voiceSpan } from './e2e/signals.js';
-import { AvPulses, gridDistance, Microphone, now, recordAudio, recordVideo, type ReceivedAudioFrame, type ReceivedVideoFrame, type Recorder } from './e2e/viewer.js';
+import { AvPulses, gridDistance, Microphone, now, playedAt, recordAudio, recordVideo, shown, type ReceivedAudioFrame, type ReceivedVideoFrame, type Recorder } from './e2e/viewer.js';
 import { isAlive, startWorkerProcess, type WorkerProcess } from './e2e/worker-process.js';
 
 const GREETING = 'Hello! I am the avatar. Ask me anything.';
@@ -168,6 +168,25 @@ async function referencePaths(c: Call, ms = 15_000): Promise<{ audio: number; vi
   });
   const { audio, video } = arrived();
   return sent.map((p, k) => ({ audio: audio[k]! - p.audioAt, video: video[k]! - p.videoAt }));
+}
+
+/**
+ * The reference pulses' paths as the viewer shows and plays them (`shown`, `playedAt`): for the A/V
+ * comparison, which reads the avatar on those timelines too. The pulses have arrived (the question
+ * test waited for them with `referencePaths`).
+ */
+function referencePathsShown(c: Call): { audio: number; video: number }[] {
+  const { sent } = c.reference;
+  const from = Math.min(sent[0]!.audioAt, sent[0]!.videoAt);
+  const audio = onsets(playedAt(c.reference.audio!.frames), from, (f) => f.rms > LOUD);
+  const video = onsets(shown(c.reference.video!.frames), from, (f) => f.grid[136]! > 130);
+  return sent.map((p, k) => ({ audio: audio[k]! - p.audioAt, video: video[k]! - p.videoAt }));
+}
+
+/** A span of arrival times in `arrived`, moved to the same frames' times in `played` (same order). */
+function onPlayedTimeline<T extends { at: number }>(arrived: readonly T[], played: readonly T[], span: { start: number; end: number }): { start: number; end: number } {
+  const at = (t: number) => played[Math.max(0, arrived.findIndex((f) => f.at >= t))]!.at;
+  return { start: at(span.start), end: at(span.end) };
 }
 
 /**
@@ -505,12 +524,18 @@ describe('the real worker (npm run dev) in a room with a user', { timeout: 120_0
   it('A/V sync at the viewer: the mouth moves with the voice (offset printed; the test server re-encodes both)', async () => {
     const c = call!;
     expect(c.question, 'the reply from the previous test').toBeDefined();
-    const { reply, firstFrameAt } = c.question!;
+    const { firstFrameAt } = c.question!;
+    // On the viewer's timelines: each video frame when its receiver meant to show it, each audio
+    // frame when a speaker plays it. A busy test process reads both in bursts (gaps of half a second
+    // measured at load 7), which would smear what it compares; a viewer's screen and speaker do not.
+    const video = shown(c.video.frames);
+    const audio = playedAt(c.audio.frames);
+    const reply = onPlayedTimeline(c.audio.frames, audio, c.question!.reply);
     const restTo = Math.min(firstFrameAt, reply.start) - 100;
-    const listened = between(c.video.frames, c.greetingEnd! + 300, restTo);
+    const listened = between(video, c.greetingEnd! + 300, restTo);
     const rest = between(listened, restTo - 2_400, restTo).length >= 10 ? between(listened, restTo - 2_400, restTo) : listened.slice(-10);
     // (From two seconds before: the lag search below may look back that far.)
-    const motion = mouthMotion(between(c.video.frames, restTo - 2_000, reply.end + 1_000), rest);
+    const motion = mouthMotion(between(video, restTo - 2_000, reply.end + 1_000), rest);
     // Onsets: the first loud audio frame, and the first frame, of those that arrived after the worker
     // sent its first speaking frame, with the mouth clearly off its rest.
     const restNoise = Math.max(percentile(mouthMotion(rest, rest).map((m) => m.move), 90), 0.5);
@@ -521,10 +546,10 @@ describe('the real worker (npm run dev) in a room with a user', { timeout: 120_0
 
     // The transport's own skew (video path − audio path) for the avatar's tracks: that of same-tick
     // pulses from a plain publisher in the same room, sent while the reply played, through the same
-    // server to the same receiving client; plus how much longer the avatar's video and audio sat in
-    // jitter buffers than the reference's (a sender short of CPU sends its packets unevenly, and the
-    // receivers' buffers grow to match: audio's most).
-    const paths = c.reference.paths!;
+    // server to the same receiving client, on the same timelines; plus how much longer the avatar's
+    // video and audio sat in jitter buffers than the reference's (a sender short of CPU sends its
+    // packets unevenly, and the receivers' buffers grow to match: audio's most).
+    const paths = referencePathsShown(c);
     const skews = paths.map((p) => p.video - p.audio);
     const beyond = heldBeyondReference(c);
     const transport = median(skews) + beyond.video - beyond.audio;
@@ -532,8 +557,8 @@ describe('the real worker (npm run dev) in a room with a user', { timeout: 120_0
     // where it fits best within 200 ms of the transport's skew: a worker in sync shows it there. (A
     // search over every lag finds spurious peaks when a starved machine delivers frames in bursts:
     // measured +840 ms, r=0.27, with the onset and the transport agreeing on -640 and -890.)
-    const lag = bestLag(c.audio.frames, motion, reply.start - 200, reply.end + 200, 200, 10, Math.round(transport / 10) * 10);
-    const anyLag = bestLag(c.audio.frames, motion, reply.start - 200, reply.end + 200, 1_500);
+    const lag = bestLag(audio, motion, reply.start - 200, reply.end + 200, 200, 10, Math.round(transport / 10) * 10);
+    const anyLag = bestLag(audio, motion, reply.start - 200, reply.end + 200, 1_500);
     const { before, after } = c.question!.jitter;
     measured.jitterBuffersHeldMs = `${['avatar_audio', 'avatar_video', 'reference_audio', 'reference_video']
       .map((t) => {
@@ -548,7 +573,7 @@ describe('the real worker (npm run dev) in a room with a user', { timeout: 120_0
     measured.referencePaths = paths.map((p) => `audio +${p.audio.toFixed(0)} video +${p.video.toFixed(0)}`).join('; ');
     measured.avatarPaths = `audio +${(reply.start - firstFrameAt).toFixed(0)} video +${(mouthOnset! - firstFrameAt).toFixed(0)} (from the worker's first speaking frame)`;
     const sizes: string[] = [];
-    for (const f of c.video.frames) if (sizes.at(-1)?.startsWith(`${f.width}x`) !== true) sizes.push(`${f.width}x${f.height}@${(f.at - c.joinedAt).toFixed(0)}`);
+    for (const f of video) if (sizes.at(-1)?.startsWith(`${f.width}x`) !== true) sizes.push(`${f.width}x${f.height}@${(f.at - c.joinedAt).toFixed(0)}`);
     measured.receivedVideoSizes = sizes.join(' → ');
     // The mouth follows the voice within 200 ms of where the transport alone would put it: what the
     // worker adds to the transport's skew is less than that (a viewer would see it on a transport

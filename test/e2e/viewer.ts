@@ -32,7 +32,14 @@ export function faceLayout(): ReturnType<typeof createBuiltinFace>['layout'] {
 }
 
 export interface ReceivedVideoFrame {
+  /** When the test's event loop got the frame. */
   at: number;
+  /**
+   * When the receiver meant to show it: the render time its jitter buffer gave the decoded frame
+   * (the frame's `timestampUs`, on the monotonic clock), in `now()`'s clock. A viewer's screen shows
+   * the frame then; `at` is that plus however long a busy test process took to read it.
+   */
+  shownAt: number;
   width: number;
   height: number;
   /**
@@ -52,6 +59,7 @@ export interface ReceivedVideoFrame {
 }
 
 export interface ReceivedAudioFrame {
+  /** When the test's event loop got the 10 ms frame (see `playedAt` for when a speaker plays it). */
   at: number;
   /** Root mean square of the 10 ms frame, PCM16 units. */
   rms: number;
@@ -71,7 +79,7 @@ export function recordVideo(track: RemoteTrack): Recorder<ReceivedVideoFrame> {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
-      frames.push(measureFrame(value.frame, now()));
+      frames.push(measureFrame(value.frame, now(), value.timestampUs));
     }
   })().catch(() => undefined);
   return {
@@ -103,7 +111,26 @@ export function recordAudio(track: RemoteTrack, sampleRate = 48_000): Recorder<R
   };
 }
 
-function measureFrame(frame: VideoFrame, at: number): ReceivedVideoFrame {
+/** `now()` less the monotonic clock that WebRTC stamps render times with (both advance together). */
+const MONOTONIC_TO_NOW_MS = now() - Number(process.hrtime.bigint()) / 1e6;
+
+/**
+ * The times a speaker plays received audio: 10 ms frames play back to back, so a frame was played
+ * no later than it arrived, nor later than 10 ms before the next one. Read backwards from the last
+ * frame, that undoes a busy reader that takes a burst of frames at once, and keeps real gaps.
+ */
+export function playedAt(frames: readonly ReceivedAudioFrame[]): ReceivedAudioFrame[] {
+  const played = frames.map((f) => ({ ...f }));
+  for (let i = played.length - 2; i >= 0; i--) played[i]!.at = Math.min(played[i]!.at, played[i + 1]!.at - 10);
+  return played;
+}
+
+/** The frames on the viewer's screen timeline (`shownAt`) instead of their arrival in the test. */
+export function shown(frames: readonly ReceivedVideoFrame[]): ReceivedVideoFrame[] {
+  return frames.map((f) => ({ ...f, at: f.shownAt })).sort((a, b) => a.at - b.at);
+}
+
+function measureFrame(frame: VideoFrame, at: number, timestampUs: bigint): ReceivedVideoFrame {
   // Decoded frames are I420: the first plane is luma at full resolution.
   const luma = frame.type === VideoBufferType.I420 ? (frame.getPlane(0) as Uint8Array) : frame.convert(VideoBufferType.I420).getPlane(0)!;
   const { width, height } = frame;
@@ -132,7 +159,10 @@ function measureFrame(frame: VideoFrame, at: number): ReceivedVideoFrame {
       grid[gy * 16 + gx] = sum / Math.max(1, n);
     }
   }
-  return { at, width, height, mouth, mouthDark, eyes, grid };
+  const renderAt = Number(timestampUs) / 1000 + MONOTONIC_TO_NOW_MS;
+  // A frame with no render time (0) is shown when it arrives.
+  const shownAt = timestampUs > 0n && Math.abs(renderAt - at) < 60_000 ? renderAt : at;
+  return { at, shownAt, width, height, mouth, mouthDark, eyes, grid };
 }
 
 function padRect(r: Rect, pad: number): Rect {
