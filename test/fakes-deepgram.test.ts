@@ -3,6 +3,7 @@
  * WebSocket on loopback: espeak-ng speech in, scripted transcripts out.
  */
 import { APIStatusError, initializeLogger, stt } from '@livekit/agents';
+import { AudioFrame } from '@livekit/rtc-node';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeDeepgram, startFakeDeepgram } from './fakes/deepgram.js';
@@ -73,6 +74,21 @@ describe('fake Deepgram with the real deepgram.STT plugin', () => {
     await readUntil(stream, () => false, 5_000, describeEvent);
     expect(request!.messages).toContainEqual({ type: 'CloseStream' });
     expect(request!.sent!.at(-1)).toMatchObject({ type: 'Metadata', channels: 1 });
+  });
+
+  it('gets the microphone in 50 ms chunks, so the end of speech is not held back 100 ms in the plugin (patched, as the Python plugin sends)', async () => {
+    fake = await startFakeDeepgram({ transcripts: [QUESTION], apiKey: 'dg-test-key' });
+    const plugin = new deepgram.STT({ apiKey: 'dg-test-key', baseUrl: fake.baseUrl });
+    const stream = plugin.stream({ connOptions: NO_RETRY });
+    // One second of 16 kHz audio in 10 ms frames, as the room delivers it.
+    for (let i = 0; i < 100; i++) stream.pushFrame(new AudioFrame(new Int16Array(160), 16_000, 1, 160));
+    await waitFor(() => (fake!.requests[0]?.binaryBytes ?? 0) >= 16_000, 5_000, 'half a second of audio at the fake').catch((err: unknown) => {
+      throw new Error(`${(err as Error).message} (${JSON.stringify(fake!.requests.map((r) => [r.status, r.binaryBytes, r.binaryMessages]))})`);
+    });
+    const { binaryBytes, binaryMessages } = fake.requests[0]!;
+    // Each chunk carries at most 50 ms (1,600 bytes at 16 kHz); upstream's 100 ms chunks fail here.
+    expect(binaryBytes! / binaryMessages!).toBeLessThanOrEqual(1_600);
+    stream.close();
   });
 
   it('consumes one scripted transcript per utterance, in order', async () => {

@@ -101,6 +101,7 @@ export async function startFakeDeepgram(options: FakeDeepgramOptions = {}): Prom
       fault,
       messages: [],
       binaryBytes: 0,
+      binaryMessages: 0,
       sent: [],
     });
     const reject = (status: number, body: unknown) => {
@@ -406,6 +407,7 @@ class ListenSession {
 function recordMessage(record: RecordedRequest, data: RawData, isBinary: boolean): void {
   if (isBinary) {
     record.binaryBytes = (record.binaryBytes ?? 0) + rawBytes(data).byteLength;
+    record.binaryMessages = (record.binaryMessages ?? 0) + 1;
     return;
   }
   const text = rawBytes(data).toString('utf8');

@@ -78,6 +78,8 @@ export interface RecordedRequest {
   messages?: unknown[];
   /** WebSocket only: total bytes received in binary messages. */
   binaryBytes?: number;
+  /** WebSocket only: how many binary messages (audio chunks) arrived. */
+  binaryMessages?: number;
   /** WebSocket only: JSON messages the fake sent (audio payloads included), in order. */
   sent?: unknown[];
   /**
