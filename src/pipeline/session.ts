@@ -147,7 +147,6 @@ function warmConnectionsWhileUserSpeaks(session: voice.AgentSession, warmer: Con
   session.on(voice.AgentSessionEventTypes.Close, () => warmer.close());
 }
 
-/** The VAD for a preset: tuned ends speech after VAD_MIN_SILENCE_MS; stock keeps Silero's 550 ms. */
 /**
  * The rate the user's microphone is read at. Silero, the end-of-turn model and Deepgram all run at
  * 16 kHz; agents' room input defaults to 24 kHz, so each of the three resampled every 10 ms frame
@@ -161,6 +160,7 @@ export function roomInputOptions(config: Config): { audioSampleRate?: number } {
   return config.turn.preset === 'stock' ? {} : { audioSampleRate: TUNED_INPUT_SAMPLE_RATE };
 }
 
+/** The VAD for a preset: tuned ends speech after VAD_MIN_SILENCE_MS; stock keeps Silero's 550 ms. */
 export function vadOptions(config: Config): { minSilenceDuration?: number } {
   return config.turn.preset === 'stock' ? {} : { minSilenceDuration: config.turn.vadMinSilenceMs };
 }

@@ -7,6 +7,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AudioByteStream, initializeLogger } from '@livekit/agents';
+import { concatPcm } from '../../src/audio/pcm.js';
 
 const RATE = 24_000;
 const FRAME_SAMPLES = 480; // 20 ms
@@ -22,15 +23,10 @@ function bytes(n: number, seed: number): Uint8Array {
   return out;
 }
 
+/** The frames' samples, joined, as the bytes they were written as. */
 function concatFrames(frames: { data: Int16Array }[]): Uint8Array {
-  const parts = frames.map((f) => new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  const joined = concatPcm(frames.map((f) => f.data));
+  return new Uint8Array(joined.buffer, joined.byteOffset, joined.byteLength);
 }
 
 beforeAll(() => initializeLogger({ pretty: false, level: 'silent' }));
