@@ -19,6 +19,8 @@
  * one's output to DIR/<config>.log at the end (why a turn was slow: agents logs every preemptive
  * generation, end-of-turn prediction and commit). --set KEY=VALUE (repeatable) sets a worker
  * variable for ours only, to measure one lever against stock (e.g. --set ENDPOINTING_MIN_DELAY_MS=800).
+ * The CDF plot goes to docs/ for the default comparison (default corpus, every turn, both configs,
+ * no --set), to bench/out/ for anything else, unless --plot names a file.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -188,7 +190,12 @@ try {
     turns: Object.fromEntries(results),
   };
   console.log(formatTable(report));
-  const plot = args.plot ?? join(fileURLToPath(new URL('../docs/', import.meta.url)), `latency-turns-${profile.name}${args.voices === 'flite' ? '-flite' : ''}.png`);
+  // The figure in docs/ is the default comparison: the default corpus, every turn, both configs,
+  // ours as shipped. Anything else (a lever tried with --set, a short or one-sided run, your own
+  // recordings) is an experiment, and its plot goes beside the JSON in bench/out/.
+  const asShipped = !args.corpus && !args.turns && args.config === 'both' && args.set.length === 0;
+  const plotDir = asShipped ? '../docs/' : './out/';
+  const plot = args.plot ?? join(fileURLToPath(new URL(plotDir, import.meta.url)), `latency-turns-${profile.name}${args.voices === 'flite' ? '-flite' : ''}.png`);
   await writeCdfPlot(plot, report);
   progress(`plot: ${plot}`);
   if (args.json) {

@@ -16,7 +16,9 @@ import { withTimeout } from '../fakes/wait.js';
 let vad: Promise<VAD> | undefined;
 /** One VAD per test file: loading it is the slow part of starting a session. */
 export function sharedVad(): Promise<VAD> {
-  return (vad ??= silero.VAD.load());
+  // Every session on it adds a metrics listener; here many sessions share one VAD (a job has one
+  // session a process), so Node's leak warning at 11 listeners would be a false alarm.
+  return (vad ??= silero.VAD.load().then((loaded) => loaded.setMaxListeners(0)));
 }
 
 export interface PipelineOptions {
