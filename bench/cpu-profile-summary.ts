@@ -79,14 +79,14 @@ export function summarizeProfile(profile: CpuProfile): ProfileSummary {
     t += dt;
     if (idle(id)) return close();
     busyUs += dt;
-    for (const fn of new Set(stackOf(id))) inclusive.set(fn, (inclusive.get(fn) ?? 0) + dt);
+    const stack = stackOf(id);
+    for (const fn of new Set(stack)) inclusive.set(fn, (inclusive.get(fn) ?? 0) + dt);
     if (!stretch || t - stretch.end > SAME_STRETCH_US) {
       close();
       stretch = { start: t, end: t, leaf: new Map() };
     }
     stretch.end = t;
     // The function below the event loop's own frames: what this piece of the stretch was doing.
-    const stack = stackOf(id);
     let task = name(id);
     for (let k = stack.length - 1; k >= 0; k--) {
       if (!EVENT_LOOP_FRAME.test(stack[k]!)) {

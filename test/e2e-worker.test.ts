@@ -151,8 +151,8 @@ async function referencePaths(c: Call, ms = 15_000): Promise<{ audio: number; vi
   if (sent.length === 0) return [];
   const from = Math.min(sent[0]!.audioAt, sent[0]!.videoAt);
   const arrived = () => ({
-    audio: onsets(c.reference.audio?.frames ?? [], from, (f) => f.rms > LOUD),
-    video: onsets(c.reference.video?.frames ?? [], from, (f) => f.grid[136]! > 130),
+    audio: onsets(c.reference.audio?.frames ?? [], from, pulseHeard),
+    video: onsets(c.reference.video?.frames ?? [], from, pulseSeen),
   });
   await waitUntil(() => arrived().audio.length >= sent.length && arrived().video.length >= sent.length, ms, `the ${sent.length} reference pulses at the user`).catch((err: unknown) => {
     const since = (levels: number[] | undefined) => (levels === undefined ? 'no track' : `${levels.length} frames since, peak ${Math.max(0, ...levels).toFixed(0)}`);
@@ -166,21 +166,23 @@ async function referencePaths(c: Call, ms = 15_000): Promise<{ audio: number; vi
       `${(err as Error).message} (the user sees the reference's ${pubs || 'nothing'}; the server has the user subscribed to ${onServer} tracks) (onsets after the first pulse: audio [${audio.map((a) => (a - from).toFixed(0)).join(', ')}], video [${video.map((v) => (v - from).toFixed(0)).join(', ')}] ms; reference audio: ${since(audioLevels)}; reference video: ${since(videoLevels)})`,
     );
   });
-  const { audio, video } = arrived();
-  return sent.map((p, k) => ({ audio: audio[k]! - p.audioAt, video: video[k]! - p.videoAt }));
+  return pulsePaths(c, c.reference.audio!.frames, c.reference.video!.frames);
 }
 
+/** A reference pulse at the user: its tone in the audio, its bright patch in the video. */
+const pulseHeard = (f: ReceivedAudioFrame) => f.rms > LOUD;
+const pulseSeen = (f: ReceivedVideoFrame) => f.grid[136]! > 130;
+
 /**
- * The reference pulses' paths as the viewer shows and plays them (`shown`, `playedAt`): for the A/V
- * comparison, which reads the avatar on those timelines too. The pulses have arrived (the question
- * test waited for them with `referencePaths`).
+ * Each pulse's path (its n-th onset at the user less when it was sent), read on the given frames:
+ * as they arrived, or as the viewer shows and plays them (`shown`, `playedAt`) for the A/V test.
  */
-function referencePathsShown(c: Call): { audio: number; video: number }[] {
+function pulsePaths(c: Call, audio: readonly ReceivedAudioFrame[], video: readonly ReceivedVideoFrame[]): { audio: number; video: number }[] {
   const { sent } = c.reference;
   const from = Math.min(sent[0]!.audioAt, sent[0]!.videoAt);
-  const audio = onsets(playedAt(c.reference.audio!.frames), from, (f) => f.rms > LOUD);
-  const video = onsets(shown(c.reference.video!.frames), from, (f) => f.grid[136]! > 130);
-  return sent.map((p, k) => ({ audio: audio[k]! - p.audioAt, video: video[k]! - p.videoAt }));
+  const heard = onsets(audio, from, pulseHeard);
+  const seen = onsets(video, from, pulseSeen);
+  return sent.map((p, k) => ({ audio: heard[k]! - p.audioAt, video: seen[k]! - p.videoAt }));
 }
 
 /** A span of arrival times in `arrived`, moved to the same frames' times in `played` (same order). */
@@ -549,7 +551,8 @@ describe('the real worker (npm run dev) in a room with a user', { timeout: 120_0
     // server to the same receiving client, on the same timelines; plus how much longer the avatar's
     // video and audio sat in jitter buffers than the reference's (a sender short of CPU sends its
     // packets unevenly, and the receivers' buffers grow to match: audio's most).
-    const paths = referencePathsShown(c);
+    // (The pulses have arrived: the question test waited for them with referencePaths.)
+    const paths = pulsePaths(c, playedAt(c.reference.audio!.frames), shown(c.reference.video!.frames));
     const skews = paths.map((p) => p.video - p.audio);
     const beyond = heldBeyondReference(c);
     const transport = median(skews) + beyond.video - beyond.audio;
