@@ -11,7 +11,7 @@
  *
  *   npm run bench:turns -- [--profile cloud|fast|local] [--corpus DIR] [--config both|ours|stock]
  *                          [--turns N] [--json FILE] [--plot FILE.png] [--seed N] [--barge-every N]
- *                          [--worker-logs DIR] [--set KEY=VALUE ...] [--voices espeak-ng|flite]
+ *                          [--cough-every N] [--worker-logs DIR] [--set KEY=VALUE ...] [--voices espeak-ng|flite]
  *
  * Without --corpus, a default corpus is made with espeak-ng (bench/out/corpus), or with flite's
  * voices (`--voices flite`, bench/out/corpus-flite: same turns, another engine's prosody). Progress goes to
@@ -19,6 +19,9 @@
  * one's output to DIR/<config>.log at the end (why a turn was slow: agents logs every preemptive
  * generation, end-of-turn prediction and commit). --set KEY=VALUE (repeatable) sets a worker
  * variable for ours only, to measure one lever against stock (e.g. --set ENDPOINTING_MIN_DELAY_MS=800).
+ * Every --barge-every'th turn (5) the user talks over the reply; every --cough-every'th (8) they make
+ * a short sound with no words over it instead (a 260 ms "hm", shorter than either config's barge-in
+ * minimum), to measure what a quick barge-in costs when it was not one.
  * The CDF plot goes to docs/ for the default comparison (default corpus, every turn, both configs,
  * no --set), to bench/out/ for anything else, unless --plot names a file.
  */
@@ -31,9 +34,9 @@ import type { IncomingMessage } from 'node:http';
 import { dispose } from '@livekit/rtc-node';
 import { startLoopbackServer } from '../test/fakes/net.js';
 import { startTestLiveKitServer } from '../test/livekit-server/index.js';
-import { loadCorpus } from './turns/corpus.js';
+import { loadCorpus, speechSpans, speechThreshold as thresholdOf } from './turns/corpus.js';
 import { writeDefaultCorpus } from './turns/default-corpus.js';
-import type { SpeechEngine } from '../test/fakes/speech.js';
+import { synthesize, type SpeechEngine } from '../test/fakes/speech.js';
 import { playTurn, type TurnResult } from './turns/play.js';
 import { describePolicies, describeSweep, probeEndOfTurn } from './turns/eot-probe.js';
 import { envSchema } from '../src/config/env.js';
@@ -50,6 +53,9 @@ const REPLIES = [
   'Good question. The premium plan is twelve dollars a month.',
   'Okay. I have noted that down for you.',
 ];
+/** A cough turn's reply outlasts the cough and the COUGH_WINDOW_MS watched after it. */
+const MEDIUM_REPLY =
+  'Let me walk you through it. First, open the settings page and choose your account, then scroll down to the section called bookings and press edit.';
 /** A barge-in turn's reply is long, so the user has something to talk over. */
 const LONG_REPLY =
   'Let me walk you through it. First, open the settings page and choose your account. Then scroll down to the section called bookings, where you will see every appointment you have made this year, with the date, the time and the place. Pick the one you want to change and press edit.';
@@ -64,6 +70,7 @@ const { values: args } = parseArgs({
     plot: { type: 'string' },
     seed: { type: 'string', default: '7' },
     'barge-every': { type: 'string', default: '5' },
+    'cough-every': { type: 'string', default: '8' },
     'worker-logs': { type: 'string' },
     set: { type: 'string', multiple: true, default: [] },
     voices: { type: 'string', default: 'espeak-ng' },
@@ -81,6 +88,9 @@ if (!['both', 'ours', 'stock'].includes(args.config)) fail(`--config must be bot
 const profile = PROFILES[args.profile as ProfileName];
 const configs: ConfigName[] = args.config === 'both' ? ['ours', 'stock'] : [args.config as ConfigName];
 const bargeEvery = Number(args['barge-every']);
+const coughEvery = Number(args['cough-every']);
+if (!Number.isInteger(bargeEvery) || bargeEvery < 0) fail(`--barge-every must be a whole number, 0 for none (got ${args['barge-every']})`);
+if (!Number.isInteger(coughEvery) || coughEvery < 0) fail(`--cough-every must be a whole number, 0 for none (got ${args['cough-every']})`);
 const oursEnv: Record<string, string> = {};
 for (const setting of args.set) {
   const eq = setting.indexOf('=');
@@ -100,6 +110,7 @@ if (!corpusDir) {
 const corpusAll = await loadCorpus(corpusDir);
 const corpus = args.turns ? corpusAll.slice(0, Number(args.turns)) : corpusAll;
 const speechThreshold = Math.min(...corpus.map((t) => t.threshold));
+const cough = await coughSound();
 progress(`corpus: ${corpus.length} turns from ${corpusDir}; profile ${profile.name}; configs ${configs.join(' + ')}${args.set.length ? `; ours with ${args.set.join(' ')}` : ''}`);
 // The delays ours runs with (its defaults, or what --set gives it), for the probe's policy simulation.
 const eotModel = await probeEndOfTurn(corpus, {
@@ -155,17 +166,19 @@ try {
     const order = i % 2 === 0 ? configs : [...configs].reverse();
     for (const name of order) {
       const barge = bargeEvery > 0 && i % bargeEvery === bargeEvery - 1;
-      const reply = barge ? LONG_REPLY : REPLIES[i % REPLIES.length]!;
+      const coughed = !barge && coughEvery > 0 && i % coughEvery === 2;
+      const reply = barge ? LONG_REPLY : coughed ? MEDIUM_REPLY : REPLIES[i % REPLIES.length]!;
       const result = await playTurn(rigs.get(name)!, turn, {
         turn: i + 1,
         draw: d,
         reply,
         ...(barge ? { bargeIn: { with: corpus[(i + 1) % corpus.length]!, reply: REPLIES[(i + 1) % REPLIES.length]!, afterMs: 1200 } } : {}),
+        ...(coughed ? { cough: { ...cough, afterMs: 1200 } } : {}),
       });
       results.get(name)!.push(result);
       const states = result.states.map(([state, at]) => `${state}@${at}`).join(' ');
       const what = result.missed ? `MISSED (agent: ${states})` : result.falseCutIn ? `CUT IN ${result.cutInBeforeMs} ms before the last word (agent: ${states})` : `${result.e2eMs} ms`;
-      progress(`[${String(i + 1).padStart(2)}/${corpus.length}] ${name.padEnd(5)} ${turn.name.padEnd(14)} ${what}${result.bargeInStopMs !== undefined ? `, barge-in stop ${result.bargeInStopMs} ms` : ''} (chain ${d.sttFinalMs}+${d.llmTtftMs}+${d.ttsTtfbMs})`);
+      progress(`[${String(i + 1).padStart(2)}/${corpus.length}] ${name.padEnd(5)} ${turn.name.padEnd(14)} ${what}${result.bargeInStopMs !== undefined ? `, barge-in stop ${result.bargeInStopMs} ms` : ''}${result.coughGapMs !== undefined ? `, cough: longest gap ${result.coughGapMs} ms${result.coughLostReply ? ', REPLY LOST' : ''}` : ''} (chain ${d.sttFinalMs}+${d.llmTtftMs}+${d.ttsTtfbMs})`);
     }
   }
   // Measured again at the end; on a machine too loaded to answer, the first figure stands.
@@ -217,3 +230,12 @@ try {
   await dispose();
 }
 process.exit(exitCode);
+
+/** A short "hm" with no words, cut to where it is audible: 260 ms, under both configs' barge-in minimum. */
+async function coughSound(): Promise<{ samples: Int16Array; sampleRate: number }> {
+  const sampleRate = 16_000;
+  const { samples } = await synthesize('Hm.', { sampleRate, wordsPerMinute: 300 });
+  const span = speechSpans(samples, sampleRate, thresholdOf(samples, sampleRate))[0];
+  if (!span) throw new Error('bench:turns: espeak-ng made no audible "hm" for the cough turns');
+  return { samples: samples.subarray((span.startMs * sampleRate) / 1000, (span.endMs * sampleRate) / 1000), sampleRate };
+}

@@ -10,15 +10,57 @@ import { builtinProfileSchema } from '../src/config/avatar-profile.js';
 import { createLogger } from '../src/logging.js';
 import { synthesize } from './fakes/speech.js';
 import { withTimeout } from './fakes/wait.js';
+import { waitUntil } from './livekit-server/testing.js';
+import { concatPcm } from '../src/audio/pcm.js';
 import { mouthOpenness, pearson, speechEnvelope } from './support/avatar-measures.js';
 
 const RATE = 24000;
 beforeAll(() => initializeLogger({ pretty: false, level: 'error' }));
 
-async function makeOutput(opts: { maxQueuedMs?: number } = {}) {
+/**
+ * A sink with a loudspeaker's queue, like RoomMediaSink's AudioSource: the last `queueMs` it was
+ * given is still to be played, and clearAudio() throws that away unheard.
+ */
+class QueueingSink extends MemoryMediaSink {
+  /** What reached the listener: every tick, less what a clear threw away. */
+  readonly heard: Int16Array[] = [];
+  private queuedSamples = 0;
+
+  constructor(private readonly queueMs: number) {
+    super();
+  }
+
+  override pushAudio(pcm: Int16Array, speech: boolean): void {
+    super.pushAudio(pcm, speech);
+    this.heard.push(pcm.slice());
+    this.queuedSamples = Math.min(this.queuedSamples + pcm.length, (this.queueMs / 1000) * RATE);
+  }
+
+  override clearAudio(): void {
+    super.clearAudio();
+    let drop = this.queuedSamples;
+    while (drop > 0 && this.heard.length > 0) {
+      const last = this.heard.at(-1)!;
+      if (last.length <= drop) {
+        this.heard.pop();
+        drop -= last.length;
+      } else {
+        this.heard[this.heard.length - 1] = last.subarray(0, last.length - drop);
+        drop = 0;
+      }
+    }
+    this.queuedSamples = 0;
+  }
+
+  override queuedAudioMs(): number {
+    return (this.queuedSamples / RATE) * 1000;
+  }
+}
+
+async function makeOutput(opts: { maxQueuedMs?: number; sink?: MemoryMediaSink } = {}) {
   const profile = { ...builtinProfileSchema.parse({ adapter: 'builtin' }), name: 'default' };
-  const sink = new MemoryMediaSink();
-  const output = new LocalAvatarOutput({ animator: builtinAnimator(profile), sink, logger: createLogger({ level: 'error' }), ...opts });
+  const sink = opts.sink ?? new MemoryMediaSink();
+  const output = new LocalAvatarOutput({ animator: builtinAnimator(profile), sink, logger: createLogger({ level: 'error' }), ...(opts.maxQueuedMs ? { maxQueuedMs: opts.maxQueuedMs } : {}) });
   const started: number[] = [];
   const finished: { playbackPosition: number; interrupted: boolean }[] = [];
   output.on('playbackStarted', (ev: { createdAt: number }) => started.push(ev.createdAt));
@@ -118,6 +160,30 @@ describe('the local avatar output (built-in face, in memory)', () => {
     const best = byLag.reduce((a, b) => (b.r > a.r ? b : a));
     expect(best.r).toBeGreaterThan(0.6);
     expect(Math.abs(best.lag)).toBeLessThanOrEqual(1);
+  });
+
+  it('paused and resumed (a cough over the reply), the listener hears the reply whole: what the loudspeaker held is played again, not skipped', async () => {
+    const sink = new QueueingSink(200);
+    const { output, finished } = await makeOutput({ sink });
+    const speech = await synthesize('This answer is paused by a cough in the middle, and then it carries on to the end.', { sampleRate: RATE });
+    const spoken = speak(output, speech.samples);
+    await waitUntil(() => sink.frames.filter((f) => f.speech).length >= 30, 10_000, 'a second of the reply to play');
+    output.pause();
+    const heardAtPause = sink.heard.length;
+    await waitUntil(() => sink.frames.length >= heardAtPause + 10, 10_000, 'the avatar to idle a while');
+    output.resume();
+    await spoken;
+    await withTimeout(output.waitForPlayout(), 15_000, 'playout');
+    await output.close();
+
+    expect(finished).toEqual([{ playbackPosition: speech.samples.length / RATE, interrupted: false }]);
+    // Sample for sample, the voice the listener heard is the reply: nothing lost at the pause and
+    // nothing said twice (silence, the pause's and the reply's own, left out).
+    const voiced = (pcm: Int16Array) => pcm.filter((v) => v !== 0);
+    const heard = voiced(concatPcm(sink.heard));
+    const reply = voiced(speech.samples);
+    expect(heard.length).toBe(reply.length);
+    expect(Buffer.from(heard.buffer).equals(Buffer.from(reply.buffer))).toBe(true);
   });
 
   it('on interruption drops the rest, reports where it stopped, and closes the mouth on the next frame', async () => {

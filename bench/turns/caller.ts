@@ -108,6 +108,30 @@ export class Caller {
     return undefined;
   }
 
+  /**
+   * The longest stretch without a loud frame from `from` to `to` (one still open at `to` runs to
+   * it), and whether the voice was heard again after the first quiet frame.
+   */
+  longestQuiet(from: number, to: number): { ms: number; voiceAfter: boolean } {
+    let longest = 0;
+    let quietSince: number | undefined;
+    let sawQuiet = false;
+    let voiceAfter = false;
+    for (const f of this.frames) {
+      if (f.at < from || f.at > to) continue;
+      if (f.rms > LOUD) {
+        if (quietSince !== undefined) longest = Math.max(longest, f.at - quietSince);
+        quietSince = undefined;
+        if (sawQuiet) voiceAfter = true;
+      } else {
+        quietSince ??= f.at;
+        sawQuiet = true;
+      }
+    }
+    if (quietSince !== undefined) longest = Math.max(longest, to - quietSince);
+    return { ms: longest, voiceAfter };
+  }
+
   /** Waits until the agent is listening and its voice has been silent for `quietMs`. */
   async idle(quietMs: number, timeoutMs: number): Promise<void> {
     await waitUntil(

@@ -2,7 +2,9 @@
  * One user turn, played into one rig's room and measured at the user's ear: end of the user's last
  * word (from the WAV, at the moment that sample left the microphone) → first audible sample of the
  * reply. On a barge-in turn the user then talks over the reply, and the time until the agent's
- * voice stops at the ear is measured too.
+ * voice stops at the ear is measured too. On a cough turn the user makes a short sound with no
+ * words over the reply (no barge-in): what the agent's voice does then is measured, the other side
+ * of a quick barge-in.
  */
 import type { LatencyMessage } from '../../src/metrics/latency-message.js';
 import { now } from '../../test/e2e/viewer.js';
@@ -42,6 +44,13 @@ export interface TurnResult {
   endOfSpeechAt?: number;
   /** User's barge-in onset → the agent's voice stops at the ear. */
   bargeInStopMs?: number;
+  /**
+   * A cough over the reply: the longest stretch without the agent's voice in the COUGH_WINDOW_MS
+   * from the sound's onset (the reply's own pauses between sentences included).
+   */
+  coughGapMs?: number;
+  /** After the cough the agent's voice did not come back within COUGH_WINDOW_MS: the reply was lost. */
+  coughLostReply?: boolean;
   /** The agent's states as the user saw them during the turn, ms from the end of the last word. */
   states: [string, number][];
 }
@@ -52,7 +61,12 @@ export interface PlayOptions {
   reply: string;
   /** Talk over the reply with this turn's audio once the reply has played `afterMs`. */
   bargeIn?: { with: CorpusTurn; reply: string; afterMs: number };
+  /** Make this short sound (no words: an empty transcript) over the reply once it has played `afterMs`. */
+  cough?: { samples: Int16Array; sampleRate: number; afterMs: number };
 }
+
+/** How long after a cough's onset the agent's voice is watched. */
+export const COUGH_WINDOW_MS = 4_000;
 
 export async function playTurn(rig: Rig, turn: CorpusTurn, options: PlayOptions): Promise<TurnResult> {
   const { caller } = rig;
@@ -105,6 +119,20 @@ export async function playTurn(rig: Rig, turn: CorpusTurn, options: PlayOptions)
       // in the quiet between the interruption and the answer.
       const bargeEnd = await bargePlay.done;
       while (caller.voiceOnset(bargeEnd) === undefined && now() < bargeEnd + MISSED_AFTER_MS) await sleep(20);
+    }
+  }
+  if (options.cough && onset !== undefined && !result.falseCutIn) {
+    const cough = options.cough;
+    await sleepUntil(onset + cough.afterMs);
+    if (caller.voiceStop(onset, STOPPED_QUIET_MS) === undefined) {
+      // Noise to a recognizer: an empty transcript, so only voice activity can react to it.
+      rig.prepare([], options.reply, options.draw);
+      const coughPlay = caller.play(cough.samples, cough.sampleRate, [0]);
+      const coughAt = await coughPlay.marks[0]!;
+      await sleepUntil(coughAt + COUGH_WINDOW_MS);
+      const gap = caller.longestQuiet(coughAt, coughAt + COUGH_WINDOW_MS);
+      result.coughGapMs = Math.round(gap.ms);
+      result.coughLostReply = !gap.voiceAfter;
     }
   }
   await played.done;

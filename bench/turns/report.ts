@@ -30,6 +30,11 @@ export interface ConfigSummary {
   bargeInStopMs: Pcts;
   bargeInStopLessTransportMs: Pcts;
   bargeIns: number;
+  /** A short sound with no words over the reply: the longest stretch without the agent's voice after it. */
+  coughGapMs: Pcts;
+  coughs: number;
+  /** Coughs after which the agent's voice did not come back (the reply was dropped). */
+  coughRepliesLost: number;
   workerAddedMs: Pcts;
   /** Worker-added less the fakes' own lateness (`fakesLateMs`). */
   workerAddedLessFakesMs: Pcts;
@@ -103,6 +108,7 @@ export function summarize(results: readonly TurnResult[], transport: TransportMs
   const e2e = answered.map((r) => r.e2eMs!);
   const chain = (r: TurnResult) => r.draw.sttFinalMs + r.draw.llmTtftMs + r.draw.ttsTtfbMs;
   const barge = results.flatMap((r) => (r.bargeInStopMs !== undefined ? [r.bargeInStopMs] : []));
+  const coughGaps = results.flatMap((r) => (r.coughGapMs !== undefined ? [r.coughGapMs] : []));
   // The first moment audio could exist: the turn decided, and the providers' chain (final, first
   // token, first clause, first byte) done, plus `lateMs` the fakes themselves were late. Anything
   // after that, to the first avatar frame, the worker added (tokenizing, request set-up, buffering,
@@ -137,6 +143,9 @@ export function summarize(results: readonly TurnResult[], transport: TransportMs
     bargeInStopMs: pcts(barge),
     bargeInStopLessTransportMs: pcts(barge.map((v) => v - transportTotal)),
     bargeIns: barge.length,
+    coughGapMs: pcts(coughGaps),
+    coughs: coughGaps.length,
+    coughRepliesLost: results.filter((r) => r.coughLostReply).length,
     workerAddedMs: pcts(workerAdded),
     workerAddedLessFakesMs: pcts(workerAddedLessFakes),
     fakesLateMs: pcts(fakesLate),
@@ -176,6 +185,9 @@ export function formatTable(report: BenchReport): string {
     ['barge-in: voice stops at ear p50', (s) => s.bargeInStopMs.p50],
     ['  p95', (s) => s.bargeInStopMs.p95],
     ['  p95 less transport', (s) => s.bargeInStopLessTransportMs.p95],
+    ['cough over the reply: longest gap p50', (s) => s.coughGapMs.p50],
+    ['  p95', (s) => s.coughGapMs.p95],
+    ['  replies lost to a cough', (s) => `${s.coughRepliesLost}/${s.coughs}`],
     ['false cut-ins', (s) => `${s.falseCutIns}/${s.turns}`],
     ['missed turns', (s) => `${s.missedTurns}/${s.turns}`],
     ['worker: final transcript (median)', (s) => s.stagesMs.transcriptMs ?? NaN],

@@ -19,6 +19,17 @@ export class PcmQueue {
     this.queued += pcm.length;
   }
 
+  /** Put audio back at the head, to be taken before everything queued (a rewind). */
+  unshift(pcm: Int16Array): void {
+    if (pcm.length === 0) return;
+    if (this.offset > 0) {
+      this.chunks[0] = this.chunks[0]!.subarray(this.offset);
+      this.offset = 0;
+    }
+    this.chunks.unshift(pcm);
+    this.queued += pcm.length;
+  }
+
   /** Fill `out` from the head of the queue; returns how many samples were written (fewer when it runs dry). */
   take(out: Int16Array): number {
     let written = 0;

@@ -76,6 +76,8 @@ export interface Config {
     preemptiveMaxPerTurn: number;
     warmConnections: boolean;
     interruptionMinDurationMs: number;
+    /** Pause the avatar at the onset of the user's voice over it (tuned preset, vad interruption). */
+    pauseAtSpeechOnset: boolean;
     minEndpointingDelayMs: number;
     maxEndpointingDelayMs: number;
     endpointingMode: 'fixed' | 'dynamic';
@@ -160,6 +162,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       preemptiveMaxPerTurn: env.PREEMPTIVE_MAX_PER_TURN,
       warmConnections: env.WARM_CONNECTIONS,
       interruptionMinDurationMs: env.INTERRUPTION_MIN_DURATION_MS,
+      pauseAtSpeechOnset: env.INTERRUPTION_PAUSE_AT_ONSET,
       minEndpointingDelayMs: env.ENDPOINTING_MIN_DELAY_MS,
       maxEndpointingDelayMs: env.ENDPOINTING_MAX_DELAY_MS,
       endpointingMode: env.ENDPOINTING_MODE,

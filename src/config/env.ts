@@ -80,13 +80,15 @@ export const envSchema = z.object({
   PREEMPTIVE_GENERATION: bool.default(true),
   /** Also synthesise the preemptive reply's first audio before the turn is confirmed. */
   PREEMPTIVE_TTS: bool.default(true),
-  /** Preemptive replies started per user turn (agents' maxRetries, default 3): one per final transcript. */
   /** Keep the LLM's and TTS's HTTP connections open while the user speaks (connection-warmer.ts). */
   WARM_CONNECTIONS: bool.default(true),
+  /** Preemptive replies started per user turn (agents' maxRetries, default 3): one per final transcript. */
   PREEMPTIVE_MAX_PER_TURN: z.coerce.number({ error: 'must be a whole number' }).int().min(1, { error: 'must be at least 1' }).max(50).default(10),
   ALLOW_INTERRUPTIONS: bool.default(true),
   /** Speech over the avatar at least this long interrupts it. */
   INTERRUPTION_MIN_DURATION_MS: positiveMs(300),
+  /** Pause the avatar as soon as the user's voice starts over it; resume if it ends short of the minimum (pause-at-speech-onset.ts). */
+  INTERRUPTION_PAUSE_AT_ONSET: bool.default(true),
   /** vad: any speech over the avatar interrupts it (local). adaptive: LiveKit Cloud's model tells barge-in from backchannel. */
   INTERRUPTION_MODE: z.enum(['vad', 'adaptive'], { error: 'must be vad or adaptive' }).default('vad'),
 

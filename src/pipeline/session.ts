@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import type { TurnTimeline } from '../metrics/turn-timeline.js';
 import { buildLlm, buildStt, buildTts } from './providers.js';
 import { ConnectionWarmer, warmTargets } from './connection-warmer.js';
+import { pauseAtSpeechOnset } from './pause-at-speech-onset.js';
 
 /**
  * The agent: its instructions, plus taps on the LLM and TTS nodes that note, in wall-clock time,
@@ -136,6 +137,8 @@ export function buildSession(config: Config, vad: VAD, overrides: SessionOverrid
         },
   });
   if (!stock && config.turn.warmConnections) warmConnectionsWhileUserSpeaks(session, new ConnectionWarmer(warmTargets(config)));
+  // agents' adaptive mode tells a backchannel from a barge-in with a model; pausing at every onset would pre-empt it.
+  if (!stock && config.turn.pauseAtSpeechOnset && config.turn.allowInterruptions && config.turn.interruptionMode === 'vad') pauseAtSpeechOnset(session);
   return session;
 }
 

@@ -28,6 +28,8 @@ export interface PipelineOptions {
   transcripts: string[];
   reply?: FakeOpenAIOptions['reply'];
   env?: Record<string, string>;
+  /** Another VAD than the file's shared one (other options). */
+  vad?: VAD;
 }
 
 export interface Pipeline {
@@ -71,7 +73,7 @@ export async function startPipeline(opts: PipelineOptions): Promise<Pipeline> {
   });
   const sink = new MemoryMediaSink();
   const logger = createLogger({ level: 'error', secrets: config.secrets });
-  const offline = await startOfflineSession({ config, sink, logger, vad: await sharedVad() });
+  const offline = await startOfflineSession({ config, sink, logger, vad: opts.vad ?? (await sharedVad()) });
   const errors: string[] = [];
   offline.session.on(voice.AgentSessionEventTypes.Error, (ev) => errors.push(describePipelineError(ev)));
   return {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { downmixInterleaved } from '../../audio/pcm.js';
 import { Backpressure } from '../../audio/backpressure.js';
 import { PcmQueue } from '../../audio/pcm-queue.js';
+import { PcmTail } from '../../audio/pcm-tail.js';
 import type { AvatarAnimator } from './animator.js';
 import type { AvatarMediaSink } from './media-sink.js';
 import { FrameTicker } from './ticker.js';
@@ -43,6 +44,8 @@ export class LocalAvatarOutput extends voice.AudioOutput {
 
   /** Audio of the current segment not yet played, in order. */
   private readonly pending = new PcmQueue();
+  /** The segment's audio most recently handed to the sink, which may still be unheard there. */
+  private readonly handedOn: PcmTail;
   private pushedSamples = 0;
   private playedSamples = 0;
   private segmentActive = false;
@@ -63,6 +66,8 @@ export class LocalAvatarOutput extends voice.AudioOutput {
     this.log = opts.logger;
     this.maxQueuedSamples = Math.round(((opts.maxQueuedMs ?? 20_000) / 1000) * opts.animator.sampleRate);
     this.ticker = new FrameTicker(opts.animator.fps, (due) => this.onTick(due));
+    // A sink holds well under a second (RoomMediaSink: 200 ms of queue plus the tick being chained).
+    this.handedOn = new PcmTail(opts.animator.sampleRate);
   }
 
   /** Publish/open the sink and start the video clock: the avatar idles (blinks, breathes) at once. */
@@ -85,6 +90,7 @@ export class LocalAvatarOutput extends voice.AudioOutput {
       this.startedReported = false;
       this.pushedSamples = 0;
       this.playedSamples = 0;
+      this.handedOn.clear();
       this.firstAudioAt = Date.now();
     }
     const mono = downmixInterleaved(frame.data, frame.channels);
@@ -118,7 +124,16 @@ export class LocalAvatarOutput extends voice.AudioOutput {
   }
 
   override pause(): void {
+    if (this.paused) return;
     this.paused = true;
+    // The sink's queue is dropped so the voice stops now, not after it; what it held goes back to
+    // the head of the reply, so a resume (a cough, not a barge-in) picks up where the listener
+    // stopped hearing it instead of skipping a syllable or two.
+    if (this.segmentActive) {
+      const unheard = this.handedOn.takeLast((this.sink.queuedAudioMs() / 1000) * this.animator.sampleRate);
+      this.pending.unshift(unheard);
+      this.playedSamples -= unheard.length;
+    }
     this.sink.clearAudio();
   }
 
@@ -158,6 +173,7 @@ export class LocalAvatarOutput extends voice.AudioOutput {
 
     if (speaking) {
       this.playedSamples += real;
+      this.handedOn.push(pcm.subarray(0, real));
       if (!this.startedReported) {
         this.startedReported = true;
         const now = Date.now();
@@ -179,6 +195,7 @@ export class LocalAvatarOutput extends voice.AudioOutput {
 
   private dropPending(): void {
     this.pending.clear();
+    this.handedOn.clear();
     this.backpressure.release();
   }
 
