@@ -27,6 +27,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -136,6 +137,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 const results = new Map<ConfigName, TurnResult[]>(configs.map((c) => [c, []]));
+// The fakes stamp each request when this process's loop reads it: its own lag is reported beside the links.
+const benchLoop = monitorEventLoopDelay({ resolution: 10 });
 let exitCode = 0;
 try {
   for (const name of configs) {
@@ -152,6 +155,7 @@ try {
       }),
     );
   }
+  benchLoop.enable();
   progress('measuring the test server transport …');
   const before = await measureTransport(server);
 
@@ -200,6 +204,7 @@ try {
     ...(eotModel ? { eotModel } : {}),
     ...(args.set.length ? { oursSettings: oursEnv } : {}),
     machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`,
+    benchEventLoopMs: { p50: Math.round(benchLoop.percentile(50) / 1e6), p99: Math.round(benchLoop.percentile(99) / 1e6), max: Math.round(benchLoop.max / 1e6) },
     turns: Object.fromEntries(results),
   };
   console.log(formatTable(report));

@@ -15,6 +15,30 @@ import { RoomEvent, sleep, waitUntil, withTimeout } from '../../test/livekit-ser
 /** RMS (PCM16) above which a received 10 ms frame is the agent's voice (its silence is digital zero). */
 export const LOUD = 600;
 
+/**
+ * The longest stretch without the agent's voice (no frame above LOUD) from `from` to `to`, one still
+ * open at `to` running to it, and whether the voice was heard again after the first quiet frame.
+ */
+export function longestQuiet(frames: readonly { at: number; rms: number }[], from: number, to: number): { ms: number; voiceAfter: boolean } {
+  let longest = 0;
+  let quietSince: number | undefined;
+  let sawQuiet = false;
+  let voiceAfter = false;
+  for (const f of frames) {
+    if (f.at < from || f.at > to) continue;
+    if (f.rms > LOUD) {
+      if (quietSince !== undefined) longest = Math.max(longest, f.at - quietSince);
+      quietSince = undefined;
+      if (sawQuiet) voiceAfter = true;
+    } else {
+      quietSince ??= f.at;
+      sawQuiet = true;
+    }
+  }
+  if (quietSince !== undefined) longest = Math.max(longest, to - quietSince);
+  return { ms: longest, voiceAfter };
+}
+
 export interface CallerOptions {
   url: string;
   apiKey: string;
@@ -108,28 +132,9 @@ export class Caller {
     return undefined;
   }
 
-  /**
-   * The longest stretch without a loud frame from `from` to `to` (one still open at `to` runs to
-   * it), and whether the voice was heard again after the first quiet frame.
-   */
+  /** See longestQuiet. */
   longestQuiet(from: number, to: number): { ms: number; voiceAfter: boolean } {
-    let longest = 0;
-    let quietSince: number | undefined;
-    let sawQuiet = false;
-    let voiceAfter = false;
-    for (const f of this.frames) {
-      if (f.at < from || f.at > to) continue;
-      if (f.rms > LOUD) {
-        if (quietSince !== undefined) longest = Math.max(longest, f.at - quietSince);
-        quietSince = undefined;
-        if (sawQuiet) voiceAfter = true;
-      } else {
-        quietSince ??= f.at;
-        sawQuiet = true;
-      }
-    }
-    if (quietSince !== undefined) longest = Math.max(longest, to - quietSince);
-    return { ms: longest, voiceAfter };
+    return longestQuiet(this.frames, from, to);
   }
 
   /** Waits until the agent is listening and its voice has been silent for `quietMs`. */

@@ -82,6 +82,12 @@ export interface BenchReport {
   /** Worker variables set for ours on top of TURN_PRESET=tuned (--set). */
   oursSettings?: Record<string, string>;
   machine: string;
+  /**
+   * The bench process's own event-loop delay over the run (it hosts the test server, the fakes and
+   * the callers): the fakes stamp a request when this loop reads it, so the links above carry up to
+   * this much of the bench's own lag.
+   */
+  benchEventLoopMs?: { p50: number; p99: number; max: number };
   turns: Partial<Record<ConfigName, TurnResult[]>>;
 }
 
@@ -203,6 +209,7 @@ export function formatTable(report: BenchReport): string {
   const lines = [
     `## Turn-taking at the user's ear: profile ${report.profile}, corpus ${report.corpus}, ms`,
     `test server transport (click, median): user→agent ${report.transportMs.userToAgent}, agent→user ${report.transportMs.agentToUser}; ${report.machine}`,
+    ...(report.benchEventLoopMs ? [`the bench's own event loop (test server, fakes, callers), delay p50 / p99 / max: ${report.benchEventLoopMs.p50} / ${report.benchEventLoopMs.p99} / ${report.benchEventLoopMs.max}; the fakes' marks carry it`] : []),
     ...(report.eotModel
       ? [`end-of-turn model (v1-mini) on this corpus: ${report.eotModel.endsLikely}/${report.eotModel.ends} ends judged complete (→ min delay), ${report.eotModel.pausesUnlikely}/${report.eotModel.pauses} pauses judged incomplete (→ max delay)`,
           `  simulated, same delays: ${describePolicies(report.eotModel)}`,

@@ -85,8 +85,8 @@ export const envSchema = z.object({
   /** Preemptive replies started per user turn (agents' maxRetries, default 3): one per final transcript. */
   PREEMPTIVE_MAX_PER_TURN: z.coerce.number({ error: 'must be a whole number' }).int().min(1, { error: 'must be at least 1' }).max(50).default(10),
   ALLOW_INTERRUPTIONS: bool.default(true),
-  /** Speech over the avatar at least this long interrupts it. */
-  INTERRUPTION_MIN_DURATION_MS: positiveMs(300),
+  /** Speech over the avatar at least this long is a barge-in (shorter: a cough, and the reply goes on). */
+  INTERRUPTION_MIN_DURATION_MS: positiveMs(500),
   /** Pause the avatar as soon as the user's voice starts over it; resume if it ends short of the minimum (pause-at-speech-onset.ts). */
   INTERRUPTION_PAUSE_AT_ONSET: bool.default(true),
   /** vad: any speech over the avatar interrupts it (local). adaptive: LiveKit Cloud's model tells barge-in from backchannel. */

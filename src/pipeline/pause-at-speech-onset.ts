@@ -20,8 +20,8 @@ import { voice } from '@livekit/agents';
  *
  * The same guards as agents' barge-in: not during the echo-cancellation warm-up (the first 3 s of
  * the agent's speech, when agents ignores the user's voice), not over a reply that does not allow
- * interruptions, and only with an output that can pause (the built-in face, a renderer, Unreal; a
- * streaming provider's avatar cannot, and keeps agents' behaviour).
+ * interruptions, and only with an output that can pause (the built-in face, a renderer, an avatar
+ * drawn in the browser; a streaming provider's avatar and Unreal cannot, and keep agents' behaviour).
  *
  * Returns a function that stops it.
  */
