@@ -12,50 +12,11 @@ import { synthesize } from './fakes/speech.js';
 import { withTimeout } from './fakes/wait.js';
 import { waitUntil } from './livekit-server/testing.js';
 import { concatPcm } from '../src/audio/pcm.js';
+import { QueueingSink } from './support/queueing-sink.js';
 import { mouthOpenness, pearson, speechEnvelope } from './support/avatar-measures.js';
 
 const RATE = 24000;
 beforeAll(() => initializeLogger({ pretty: false, level: 'error' }));
-
-/**
- * A sink with a loudspeaker's queue, like RoomMediaSink's AudioSource: the last `queueMs` it was
- * given is still to be played, and clearAudio() throws that away unheard.
- */
-class QueueingSink extends MemoryMediaSink {
-  /** What reached the listener: every tick, less what a clear threw away. */
-  readonly heard: Int16Array[] = [];
-  private queuedSamples = 0;
-
-  constructor(private readonly queueMs: number) {
-    super();
-  }
-
-  override pushAudio(pcm: Int16Array, speech: boolean): void {
-    super.pushAudio(pcm, speech);
-    this.heard.push(pcm.slice());
-    this.queuedSamples = Math.min(this.queuedSamples + pcm.length, (this.queueMs / 1000) * RATE);
-  }
-
-  override clearAudio(): void {
-    super.clearAudio();
-    let drop = this.queuedSamples;
-    while (drop > 0 && this.heard.length > 0) {
-      const last = this.heard.at(-1)!;
-      if (last.length <= drop) {
-        this.heard.pop();
-        drop -= last.length;
-      } else {
-        this.heard[this.heard.length - 1] = last.subarray(0, last.length - drop);
-        drop = 0;
-      }
-    }
-    this.queuedSamples = 0;
-  }
-
-  override queuedAudioMs(): number {
-    return (this.queuedSamples / RATE) * 1000;
-  }
-}
 
 async function makeOutput(opts: { maxQueuedMs?: number; sink?: MemoryMediaSink } = {}) {
   const profile = { ...builtinProfileSchema.parse({ adapter: 'builtin' }), name: 'default' };

@@ -9,6 +9,9 @@ import { createLogger } from '../src/logging.js';
 import { IDLE_STAMP, measureLipSync, readStamp, startFakeRenderer, type FakeRenderer, type RendererKnobs } from './fakes/renderer.js';
 import { synthesize } from './fakes/speech.js';
 import { withTimeout } from './fakes/wait.js';
+import { waitUntil } from './livekit-server/testing.js';
+import { QueueingSink } from './support/queueing-sink.js';
+import { concatPcm } from '../src/audio/pcm.js';
 
 const RATE = 24000;
 const SECRET = 'renderer-test-secret-0123456789';
@@ -19,12 +22,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(knobs: RendererKnobs = {}, overrides: Record<string, unknown> = {}, kind: 'diffusion' | 'splat' = 'diffusion') {
+async function setup(knobs: RendererKnobs = {}, overrides: Record<string, unknown> = {}, kind: 'diffusion' | 'splat' = 'diffusion', sink = new MemoryMediaSink()) {
   const { renderer, url } = await startFakeRenderer({ secret: SECRET, knobs });
   cleanups.push(() => renderer.close());
   const schema = kind === 'diffusion' ? diffusionProfileSchema : splatProfileSchema;
   const profile = { ...schema.parse({ adapter: kind, url, avatarId: 'reference', ...overrides }), name: 'gpu' } as RendererProfile;
-  const sink = new MemoryMediaSink();
   const logs: string[] = [];
   const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(line) } });
   const ticks: TickReport[] = [];
@@ -155,6 +157,32 @@ describe('renderer output: faults never break the call or the sync', () => {
 });
 
 describe('renderer output: interruption, replies, formats', () => {
+  it('paused and resumed (a cough over the reply), the listener hears the reply whole, each tick again with the frame rendered for it', async () => {
+    // The sink holds 200 ms, as the room's does: a pause throws it away so the voice stops at once.
+    const sink = new QueueingSink(200);
+    const { output, finished, ticks } = await setup({}, {}, 'diffusion', sink);
+    const speech = await synthesize('This answer is paused by a cough in the middle, and then it carries on to the end.', { sampleRate: RATE });
+    const spoken = speak(output, speech.samples);
+    await waitUntil(() => ticks.filter((t) => t.kind === 'fresh').length >= 25, 15_000, 'a second of the reply in sync');
+    output.pause();
+    const pausedAt = ticks.length;
+    await waitUntil(() => ticks.length >= pausedAt + 10, 10_000, 'the avatar to idle a while');
+    output.resume();
+    const resumedAt = ticks.length;
+    await spoken;
+    await withTimeout(output.waitForPlayout(), 15_000, 'playout');
+
+    expect(finished).toEqual([{ playbackPosition: speech.samples.length / RATE, interrupted: false }]);
+    const voiced = (pcm: Int16Array) => pcm.filter((v) => v !== 0);
+    const heard = voiced(concatPcm(sink.heard));
+    const reply = voiced(speech.samples);
+    expect(heard.length).toBe(reply.length);
+    expect(Buffer.from(heard.buffer).equals(Buffer.from(reply.buffer))).toBe(true);
+    // The ticks played again show the frames rendered for them, not the last picture held.
+    const replayed = ticks.slice(resumedAt).filter((t) => t.kind !== 'idle').slice(0, 5);
+    expect(replayed.map((t) => t.kind)).toEqual(['fresh', 'fresh', 'fresh', 'fresh', 'fresh']);
+  });
+
   it('on interruption drops both queues: the next frame is silent and idle, and the next reply is in sync', async () => {
     const { output, sink, finished, ticks, renderer } = await setup();
     const long = await synthesize('This is a long answer that the user will interrupt before it is over, because it goes on and on.', { sampleRate: RATE });

@@ -128,6 +128,13 @@ export class AvSynchronizer {
   /** The latest idle picture: what an interrupted or silent avatar shows when no idle stream comes. */
   private restFrame: RgbaFrame | undefined;
   private tickIndex = 0;
+  /**
+   * The current reply's last ticks handed to the sink (its audio and the frame shown), newest last,
+   * so a pause can take back what the sink had not played. At most a second's worth.
+   */
+  private handed: { segment: number; pcm: Int16Array; frame: TimedFrame | undefined }[] = [];
+  /** Frames put back by a pause: their credit went back to the renderer when first shown. */
+  private readonly requeued = new WeakSet<TimedFrame>();
   private paused = false;
   private closed = false;
 
@@ -154,7 +161,7 @@ export class AvSynchronizer {
     if (this.closed) return;
     this.closed = true;
     this.ticker.stop();
-    this.release(this.frames.length);
+    this.releaseFrames(this.frames);
     this.frames = [];
     this.segments = [];
     await this.o.sink.close();
@@ -199,9 +206,8 @@ export class AvSynchronizer {
     }
     this.frames.push(frame);
     if (this.frames.length > this.o.maxQueuedFrames) {
-      this.frames.shift();
+      this.releaseFrames([this.frames.shift()!]);
       this.stats.overflow++;
-      this.release(1);
     }
     this.stats.maxQueued = Math.max(this.stats.maxQueued, this.frames.length);
   }
@@ -233,22 +239,27 @@ export class AvSynchronizer {
   interrupt(): void {
     const dropped = this.segments;
     this.segments = [];
+    // What the sink still held was never heard: read it before it is thrown away.
+    const queuedSamples = (this.o.sink.queuedAudioMs() / 1000) * this.o.sampleRate;
     this.o.sink.clearAudio();
-    const before = this.frames.length;
+    const droppedFrames = this.frames.filter((f) => !f.idle);
     this.frames = this.frames.filter((f) => f.idle);
-    this.stats.discarded += before - this.frames.length;
-    this.release(before - this.frames.length);
+    this.stats.discarded += droppedFrames.length;
+    this.releaseFrames(droppedFrames);
+    this.handed = [];
     // A still, closed mouth rather than the open one the reply was cut on.
     if (this.restFrame) this.lastShown = this.restFrame;
     for (const seg of dropped) {
-      const unheard = seg.started ? (this.o.sink.queuedAudioMs() / 1000) * this.o.sampleRate : 0;
+      const unheard = seg.started ? queuedSamples : 0;
       const heard = Math.max(0, seg.playedSamples - unheard);
       this.o.onSegmentFinished?.(seg.id, heard / this.o.sampleRate, true);
     }
   }
 
   pause(): void {
+    if (this.paused) return;
     this.paused = true;
+    this.takeBackUnheard();
     this.o.sink.clearAudio();
     // Paused mid-word: rest the face rather than hold an open mouth.
     if (this.restFrame) this.lastShown = this.restFrame;
@@ -289,6 +300,8 @@ export class AvSynchronizer {
     } else {
       this.stats.repeated++;
     }
+    this.handed.push({ segment: seg.id, pcm: pcm.subarray(0, real), frame: match });
+    if (this.handed.length > this.o.fps) this.handed.shift();
     this.stats.speechTicks++;
     this.publish(pcm, real > 0, this.lastShown, tick, draw);
     this.o.onTick?.({ tick, segment: seg.id, audioPts: pts, framePts: match?.pts, kind: match ? 'fresh' : 'repeat', speechSamples: real });
@@ -351,8 +364,7 @@ export class AvSynchronizer {
       taken++;
     }
     if (taken === 0) return undefined;
-    this.frames.splice(0, taken);
-    this.release(taken);
+    this.releaseFrames(this.frames.splice(0, taken));
     if (chosen!.pts < pts - this.halfFrame) {
       this.stats.droppedLate++;
       return undefined;
@@ -373,12 +385,34 @@ export class AvSynchronizer {
   }
 
   private discardFrames(predicate: (f: TimedFrame) => boolean): void {
-    const before = this.frames.length;
+    const gone = this.frames.filter(predicate);
+    if (gone.length === 0) return;
     this.frames = this.frames.filter((f) => !predicate(f));
-    const gone = before - this.frames.length;
-    if (gone) {
-      this.stats.discarded += gone;
-      this.release(gone);
+    this.stats.discarded += gone.length;
+    this.releaseFrames(gone);
+  }
+
+  /**
+   * A pause drops what the sink holds, so the voice stops now; the ticks it held go back to the
+   * head of the reply, audio and frame together, so a resume (a cough, not a barge-in) plays them
+   * again in sync instead of skipping them. Whole ticks, the nearest to what the sink held.
+   */
+  private takeBackUnheard(): void {
+    const seg = this.segments[0];
+    if (!seg?.started) return;
+    let unheard = (this.o.sink.queuedAudioMs() / 1000) * this.o.sampleRate;
+    while (this.handed.length > 0) {
+      const tick = this.handed.at(-1)!;
+      if (tick.segment !== seg.id || unheard < tick.pcm.length / 2) break;
+      this.handed.pop();
+      unheard -= tick.pcm.length;
+      seg.audio.unshift(tick.pcm);
+      seg.playedSamples -= tick.pcm.length;
+      seg.ticks--;
+      if (tick.frame) {
+        this.requeued.add(tick.frame);
+        this.frames.unshift(tick.frame);
+      }
     }
   }
 
@@ -400,6 +434,11 @@ export class AvSynchronizer {
 
   private release(count: number): void {
     if (count > 0) this.o.onFramesReleased?.(count);
+  }
+
+  /** Gives the renderer back a credit for each frame, except frames a pause put back (already given). */
+  private releaseFrames(frames: readonly TimedFrame[]): void {
+    this.release(frames.filter((f) => !this.requeued.has(f)).length);
   }
 }
 
