@@ -9,11 +9,9 @@ import { voice, type VAD } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
 import { afterEach, expect, it } from 'vitest';
 import { waitUntil } from '../livekit-server/testing.js';
-import { startPipeline, transcript, type Pipeline } from '../support/pipeline.js';
+import { LONG_REPLY, startPipeline, transcript, type Pipeline } from '../support/pipeline.js';
 
 const QUESTION = 'How do I book a table?';
-const LONG_REPLY =
-  'Let me walk you through it. First, open the bookings page and choose the restaurant. Then pick the day and the time you want, and the number of guests. Finally, press confirm and you will get an email.';
 
 let pipeline: Pipeline | undefined;
 afterEach(async () => {

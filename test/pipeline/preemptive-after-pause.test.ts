@@ -8,12 +8,10 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { waitUntil } from '../livekit-server/testing.js';
-import { startPipeline, type Pipeline } from '../support/pipeline.js';
+import { LONG_REPLY, startPipeline, type Pipeline } from '../support/pipeline.js';
 
 const FIRST = 'I would like to book a table.';
 const SECOND = 'For two people tonight, at eight.';
-const LONG_REPLY =
-  'Let me walk you through it. First, open the bookings page and choose the restaurant. Then pick the day and the time you want, and the number of guests. Finally, press confirm and you will get an email.';
 
 let pipeline: Pipeline | undefined;
 afterEach(async () => {

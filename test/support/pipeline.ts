@@ -21,6 +21,10 @@ export function sharedVad(): Promise<VAD> {
   return (vad ??= silero.VAD.load().then((loaded) => loaded.setMaxListeners(0)));
 }
 
+/** A reply long enough to talk over: ~12 s of speech. */
+export const LONG_REPLY =
+  'Let me walk you through it. First, open the bookings page and choose the restaurant. Then pick the day and the time you want, and the number of guests. Finally, press confirm and you will get an email.';
+
 export interface PipelineOptions {
   stt?: 'deepgram' | 'openai';
   tts?: 'openai' | 'elevenlabs';

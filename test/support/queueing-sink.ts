@@ -1,4 +1,10 @@
+import { concatPcm } from '../../src/audio/pcm.js';
 import { MemoryMediaSink } from '../../src/avatar/local/memory-sink.js';
+
+/** The voice in `pcm`, its silence (digital zero) left out: what two takes of one reply share. */
+export function voiced(pcm: Int16Array): Int16Array {
+  return pcm.filter((v) => v !== 0);
+}
 
 /**
  * A sink with a loudspeaker's queue, like RoomMediaSink's AudioSource: the last `queueMs` it was
@@ -33,6 +39,11 @@ export class QueueingSink extends MemoryMediaSink {
       }
     }
     this.queuedSamples = 0;
+  }
+
+  /** The voice the listener heard, silence left out (the pause's and the reply's own). */
+  voiceHeard(): Int16Array {
+    return voiced(concatPcm(this.heard));
   }
 
   override queuedAudioMs(): number {
