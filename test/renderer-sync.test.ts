@@ -180,6 +180,19 @@ describe('renderer output: interruption, replies, formats', () => {
     expect(replayed.map((t) => t.kind)).toEqual(['fresh', 'fresh', 'fresh', 'fresh', 'fresh']);
   });
 
+  it("on interruption reports what the listener heard: what was played less what the sink still held", async () => {
+    const sink = new QueueingSink(200);
+    const { output, finished, ticks } = await setup({}, {}, 'diffusion', sink);
+    const long = await synthesize('This is a long answer that the user will interrupt before it is over, because it goes on and on.', { sampleRate: RATE });
+    void speak(output, long.samples);
+    await waitUntil(() => ticks.filter((t) => t.kind === 'fresh').length >= 25, 15_000, 'a second of the reply');
+    output.clearBuffer();
+    const played = ticks.reduce((n, t) => n + t.speechSamples, 0);
+    expect(finished).toHaveLength(1);
+    // The sink held 200 ms (4800 samples) that were thrown away unheard.
+    expect(finished[0]!.playbackPosition * RATE).toBeCloseTo(played - 0.2 * RATE, 0);
+  });
+
   it('on interruption drops both queues: the next frame is silent and idle, and the next reply is in sync', async () => {
     const { output, sink, finished, ticks, renderer } = await setup();
     const long = await synthesize('This is a long answer that the user will interrupt before it is over, because it goes on and on.', { sampleRate: RATE });
