@@ -10,10 +10,6 @@ export class PcmTail {
 
   constructor(private readonly capacity: number) {}
 
-  get samples(): number {
-    return this.total;
-  }
-
   /** Keeps a reference: the caller must not reuse `pcm`. */
   push(pcm: Int16Array): void {
     if (pcm.length === 0) return;
@@ -40,6 +36,11 @@ export class PcmTail {
       }
     }
     return concatPcm(taken);
+  }
+
+  /** Everything it holds, oldest first, left in place. */
+  joined(): Int16Array {
+    return concatPcm(this.chunks);
   }
 
   clear(): void {

@@ -1,4 +1,4 @@
-import { concatPcm } from '../../src/audio/pcm.js';
+import { PcmTail } from '../../src/audio/pcm-tail.js';
 import { MemoryMediaSink } from '../../src/avatar/local/memory-sink.js';
 
 /** The voice in `pcm`, its silence (digital zero) left out: what two takes of one reply share. */
@@ -12,7 +12,7 @@ export function voiced(pcm: Int16Array): Int16Array {
  */
 export class QueueingSink extends MemoryMediaSink {
   /** What reached the listener: every tick, less what a clear threw away. */
-  readonly heard: Int16Array[] = [];
+  private readonly heard = new PcmTail(Number.POSITIVE_INFINITY);
   private queuedSamples = 0;
 
   constructor(private readonly queueMs: number) {
@@ -27,23 +27,13 @@ export class QueueingSink extends MemoryMediaSink {
 
   override clearAudio(): void {
     super.clearAudio();
-    let drop = this.queuedSamples;
-    while (drop > 0 && this.heard.length > 0) {
-      const last = this.heard.at(-1)!;
-      if (last.length <= drop) {
-        this.heard.pop();
-        drop -= last.length;
-      } else {
-        this.heard[this.heard.length - 1] = last.subarray(0, last.length - drop);
-        drop = 0;
-      }
-    }
+    this.heard.takeLast(this.queuedSamples);
     this.queuedSamples = 0;
   }
 
   /** The voice the listener heard, silence left out (the pause's and the reply's own). */
   voiceHeard(): Int16Array {
-    return voiced(concatPcm(this.heard));
+    return voiced(this.heard.joined());
   }
 
   override queuedAudioMs(): number {
